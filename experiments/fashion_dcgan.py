@@ -1,0 +1,242 @@
+"""Trains the TF-tutorial DCGAN on Fashion-MNIST.
+
+    python -m experiments.fashion_dcgan --seed 0
+
+Re-running the same command on the same workdir resumes from the latest
+checkpoint; a larger --epochs continues a finished run.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm import tqdm
+
+from experiments import cli
+from jaxgan import checkpoint, data, models, plots, steps
+from jaxgan.errors import UserError
+from jaxgan.logs import MetricLog
+from jaxgan.state import GANState, create_state
+
+NUM_SAMPLES = 64  # the fixed-noise 8x8 grid drawn every epoch
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    seed: int = cli.flag(0, "PRNG seed: parameters, noise, dropout and data order")
+    workdir: str = cli.flag("", "output folder; empty means runs/fashion_dcgan/seed<seed>")
+    epochs: int = cli.flag(50, "passes over the training set")
+    batch_size: int = cli.flag(64, "images per step")
+    learning_rate: float = cli.flag(1e-4, "Adam learning rate of both networks")
+    beta1: float = cli.flag(0.9, "Adam beta1 (the tutorial keeps Keras' 0.9; Radford et al. use 0.5)")
+    noise_dim: int = cli.flag(100, "size of the generator's input noise")
+    num_train: int = cli.flag(0, "train on the first N training images only (0: all 60,000), for smoke runs")
+    checkpoint_every: int = cli.flag(500, "steps between checkpoints (one is also written at each epoch end)")
+    log_every: int = cli.flag(10, "steps between per-step records in metrics.jsonl")
+    data_dir: str = cli.flag("", "tensorflow-datasets data dir (empty: tfds' default)")
+    manual_dir: str = cli.flag(
+        os.environ.get("JAXGAN_MANUAL_DIR", ""),
+        "folder with the four official *-ubyte.gz files, for machines without internet (env JAXGAN_MANUAL_DIR)",
+    )
+    overwrite: bool = cli.flag(False, "delete a run with a different config in the workdir and start over")
+
+
+# Fields that may change between invocations on one workdir without making it another run.
+RESUMABLE_FIELDS = ("epochs", "workdir", "checkpoint_every", "log_every", "data_dir", "manual_dir", "overwrite")
+
+
+def workdir_of(cfg: Config) -> Path:
+    return Path(cfg.workdir or f"runs/fashion_dcgan/seed{cfg.seed}")
+
+
+def validate(cfg: Config) -> None:
+    for name in ("epochs", "batch_size", "noise_dim", "checkpoint_every", "log_every"):
+        if getattr(cfg, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive, got {getattr(cfg, name)}")
+    if not cfg.learning_rate > 0:
+        raise UserError(f"--learning-rate must be positive, got {cfg.learning_rate}")
+    if not 0 <= cfg.beta1 < 1:
+        raise UserError(f"--beta1 must be in [0, 1), got {cfg.beta1}")
+    if cfg.num_train < 0:
+        raise UserError(f"--num-train must be 0 (all) or positive, got {cfg.num_train}")
+
+
+def check_workdir(cfg: Config, workdir: Path) -> None:
+    """Refuses a workdir that holds a different run, unless --overwrite."""
+    path = workdir / "config.json"
+    if not path.exists():
+        return
+    old = json.loads(path.read_text())
+    new = dataclasses.asdict(cfg)
+    differ = [k for k in new if k not in RESUMABLE_FIELDS and old.get(k) != new[k]]
+    if differ and not cfg.overwrite:
+        changes = ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in differ)
+        raise UserError(f"{workdir} holds a run with another config ({changes}); pass --overwrite to start over")
+    if differ:
+        shutil.rmtree(workdir)
+
+
+def build_state(cfg: Config, image_shape=(28, 28, 1)) -> GANState:
+    """The initial state of run ``cfg`` (also the template a checkpoint restores into)."""
+    init_key = jax.random.fold_in(jax.random.key(cfg.seed), 0)
+    tx = optax.adam(cfg.learning_rate, b1=cfg.beta1)
+    return create_state(init_key, models.Generator(), models.Discriminator(), tx, tx, cfg.noise_dim, image_shape)
+
+
+def data_key(cfg: Config) -> jax.Array:
+    return jax.random.fold_in(jax.random.key(cfg.seed), 1)
+
+
+def sample_noise(cfg: Config, num: int, seed: int) -> jax.Array:
+    """Noise ``[num, noise_dim]`` for sampling; seed and run seed together fix it."""
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(cfg.seed), 2), seed)
+    return jax.random.normal(key, (num, cfg.noise_dim))
+
+
+@jax.jit
+def sample_images(state: GANState, z: jax.Array) -> jax.Array:
+    """uint8 images ``[N, H, W, C]`` from noise, BatchNorm in inference mode."""
+    return steps.to_uint8(steps.generate(state, z))
+
+
+def write_epoch_outputs(workdir: Path, state: GANState, fixed_noise: jax.Array, epoch: int) -> None:
+    samples = workdir / "samples"
+    samples.mkdir(exist_ok=True)
+    plots.save_grid(np.asarray(sample_images(state, fixed_noise)), samples / f"epoch_{epoch:03d}.png", scale=2)
+    plots.save_gif(sorted(samples.glob("epoch_*.png")), workdir / "progression.gif")
+    plots.save_loss_curves(workdir / "metrics.jsonl", workdir / "loss_curves.png")
+
+
+class _StopRequest:
+    """Turns SIGTERM/SIGINT into a flag checked between steps (preemption-safe stop)."""
+
+    def __init__(self):
+        self.signal = None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        self.signal = signal.Signals(signum).name
+
+
+def train(cfg: Config) -> int:
+    validate(cfg)
+    workdir = workdir_of(cfg)
+    check_workdir(cfg, workdir)
+    split = f"train[:{cfg.num_train}]" if cfg.num_train else "train"
+    train_images = data.load_split("fashion_mnist", split, cfg.data_dir or None, cfg.manual_dir or None)["image"]
+    num_images = train_images.shape[0]
+    if cfg.batch_size > num_images:
+        raise UserError(f"--batch-size {cfg.batch_size} is larger than the training set ({num_images} images)")
+    steps_per_epoch = num_images // cfg.batch_size
+    total_steps = cfg.epochs * steps_per_epoch
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_tmp = workdir / "config.json.tmp"
+    config_tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    config_tmp.replace(workdir / "config.json")
+
+    state = build_state(cfg)
+    mngr = checkpoint.manager(workdir / "checkpoints")
+    if mngr.latest_step() is not None:
+        state = checkpoint.restore(mngr, state)
+        print(f"resumed from step {int(state.step)} in {workdir}", flush=True)
+    start_step = int(state.step)
+    fixed_noise = sample_noise(cfg, NUM_SAMPLES, seed=0)
+    if start_step >= total_steps:
+        print(f"{workdir} is already trained for {cfg.epochs} epochs ({start_step} steps)", flush=True)
+        return 0
+
+    images = jax.device_put(train_images)  # [N, 28, 28, 1] uint8, on the device once
+    key = data_key(cfg)
+    permutation = jax.jit(data.epoch_permutation, static_argnums=2)
+
+    @partial(jax.jit, donate_argnums=0)
+    def step_fn(state, images, perm):
+        batch = data.batch_at(images, perm, state.step % steps_per_epoch, cfg.batch_size)
+        return steps.train_step(state, batch)
+
+    t0 = time.perf_counter()
+    perm = permutation(key, start_step // steps_per_epoch, num_images)
+    compiled = step_fn.lower(state, images, perm).compile()
+    print(f"compiled the train step in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    log = MetricLog(workdir, start_step)
+    stop = _StopRequest()
+    step = start_step
+    try:
+        for epoch in range(start_step // steps_per_epoch, cfg.epochs):
+            perm = permutation(key, epoch, num_images)
+            first = step % steps_per_epoch
+            sums = None
+            bar = tqdm(
+                total=steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                disable=not sys.stderr.isatty(), unit="step", leave=False,
+            )  # fmt: skip
+            t_epoch = time.perf_counter()
+            for _ in range(first, steps_per_epoch):
+                state, metrics = compiled(state, images, perm)
+                step += 1
+                sums = metrics if sums is None else jax.tree.map(jnp.add, sums, metrics)
+                if step % cfg.log_every == 0:
+                    host = jax.device_get(metrics)
+                    check_finite(host, step)
+                    log.write(step, host)
+                    rate = (step % steps_per_epoch or steps_per_epoch) - first
+                    rate = rate * cfg.batch_size / (time.perf_counter() - t_epoch)
+                    bar.set_postfix({"img/s": f"{rate:.0f}", "D": f"{host['disc/loss']:.3f}", "G": f"{host['gen/loss']:.3f}"})
+                bar.update()
+                if stop.signal or step % cfg.checkpoint_every == 0 or step % steps_per_epoch == 0:
+                    check_finite(jax.device_get(sums), step)
+                    checkpoint.save(mngr, state)
+                if stop.signal:
+                    mngr.wait_until_finished()
+                    print(f"stopped by {stop.signal} at step {step}; checkpoint saved, run the same command to continue")
+                    return 0
+            bar.close()
+            seconds = time.perf_counter() - t_epoch
+            n = steps_per_epoch - first
+            means = {k: v / n for k, v in jax.device_get(sums).items()}
+            log.write(step, {**means, "epoch": epoch + 1, "epoch_time_s": seconds, "img_per_s": n * cfg.batch_size / seconds})
+            write_epoch_outputs(workdir, state, fixed_noise, epoch + 1)
+            print(
+                f"epoch {epoch + 1}/{cfg.epochs} step {step}: disc/loss {means['disc/loss']:.4f} "
+                f"gen/loss {means['gen/loss']:.4f} D(x) {means['disc/real_prob']:.3f} "
+                f"D(G(z)) {means['disc/fake_prob']:.3f} | {n * cfg.batch_size / seconds:.0f} img/s, {seconds:.1f} s",
+                flush=True,
+            )
+    finally:
+        mngr.wait_until_finished()
+        log.close()
+    return 0
+
+
+class DivergedError(UserError):
+    pass
+
+
+def check_finite(metrics: dict, step: int) -> None:
+    """Stops the run, before any checkpoint of the bad state is written, on a non-finite metric."""
+    for name, value in metrics.items():
+        if not np.isfinite(value):
+            raise DivergedError(
+                f"training diverged: {name} is {value} by step {step}; the last good checkpoint is kept"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run(lambda: train(cli.parse(Config, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

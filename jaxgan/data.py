@@ -1,0 +1,110 @@
+"""Datasets from tensorflow-datasets, held in memory on the device.
+
+Fashion-MNIST is 47 MB as uint8, so each split is loaded once and batches are
+gathered on the device from a per-epoch permutation drawn from a PRNG key.
+That makes the data order a pure function of (key, step): exact resume needs
+no iterator state.
+"""
+
+import hashlib
+import os
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan.errors import UserError
+
+# The official release files, as tfds expects them in a manual dir.
+FASHION_MNIST_FILES = {
+    "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+    "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+    "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+    "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+}
+FASHION_MNIST_URL = "https://github.com/zalandoresearch/fashion-mnist#get-the-data"
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+
+def check_manual_dir(manual_dir: str) -> None:
+    """Raises UserError unless ``manual_dir`` holds the four official files, byte for byte."""
+    folder = Path(manual_dir)
+    if not folder.is_dir():
+        raise UserError(f"manual dir {manual_dir} is not a folder")
+    for name, sha256 in FASHION_MNIST_FILES.items():
+        path = folder / name
+        if not path.is_file():
+            raise UserError(f"manual dir {manual_dir} lacks {name} (get the four files from {FASHION_MNIST_URL})")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+            raise UserError(f"{path} is not the official file (SHA-256 mismatch): download it again")
+
+
+def _import_tfds():
+    """Imports tfds with TensorFlow kept off any GPU (JAX owns the accelerators)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    tf.config.set_visible_devices([], "GPU")
+    return tfds
+
+
+def load_split(
+    name: str, split: str, data_dir: str | None = None, manual_dir: str | None = None
+) -> dict[str, np.ndarray]:
+    """Loads a whole tfds split as numpy: ``{"image": [N, H, W, C] uint8, "label": [N] int64}``.
+
+    Prepares the dataset first if needed, from ``manual_dir`` when given (no
+    network), else by downloading.
+    """
+    tfds = _import_tfds()
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise UserError(f"unknown dataset {name!r}: pick a tensorflow-datasets name such as fashion_mnist") from None
+    if not builder.is_prepared():
+        if manual_dir:
+            if name == "fashion_mnist":
+                check_manual_dir(manual_dir)
+            config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+            builder.download_and_prepare(download_config=config)
+        else:
+            try:
+                builder.download_and_prepare()
+            except Exception as e:  # tfds raises many types for "no network"
+                raise UserError(
+                    f"could not download {name} ({type(e).__name__}); without internet, put the four "
+                    f"official *-ubyte.gz files ({FASHION_MNIST_URL}) in a folder and pass "
+                    "--manual-dir or set JAXGAN_MANUAL_DIR"
+                ) from None
+    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
+    return {"image": data["image"], "label": data["label"]}
+
+
+def to_model_range(images: jax.Array) -> jax.Array:
+    """uint8 pixels [0, 255] -> float32 in [-1, 1]."""
+    return images.astype(jnp.float32) / 127.5 - 1.0
+
+
+def epoch_permutation(key: jax.Array, epoch: jax.Array | int, num_examples: int) -> jax.Array:
+    """The shuffled order of epoch ``epoch``: ``[num_examples]`` int32 indices."""
+    return jax.random.permutation(jax.random.fold_in(key, epoch), num_examples)
+
+
+def batch_at(images: jax.Array, perm: jax.Array, index: jax.Array, batch_size: int) -> dict:
+    """Batch number ``index`` of an epoch whose order is ``perm``.
+
+    Args:
+      images: ``[N, H, W, C]`` uint8, the whole training split on the device.
+      perm: ``[N]``, from :func:`epoch_permutation`; the tail that does not
+        fill a batch is left out of the epoch.
+      index: the batch's position in the epoch, ``step % (N // batch_size)``.
+    Returns:
+      ``{"image": [batch_size, H, W, C] float32 in [-1, 1]}``.
+    """
+    idx = jax.lax.dynamic_slice_in_dim(perm, index * batch_size, batch_size)
+    return {"image": to_model_range(images[idx])}

@@ -1,0 +1,64 @@
+"""Images and figures written by the experiments: sample grids, the progression GIF, loss curves."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def image_grid(images: np.ndarray, cols: int = 8, pad: int = 2, scale: int = 1) -> np.ndarray:
+    """Tiles uint8 images ``[N, H, W, C]`` into one ``[rows*(H+pad)+pad, cols*(W+pad)+pad, C]`` image."""
+    n, h, w, c = images.shape
+    rows = -(-n // cols)
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, np.uint8)
+    for i, img in enumerate(images):
+        r, col = divmod(i, cols)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        grid[y : y + h, x : x + w] = img
+    if scale > 1:
+        grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    return grid
+
+
+def _to_pil(grid: np.ndarray) -> Image.Image:
+    return Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+
+
+def save_grid(images: np.ndarray, path: str | Path, cols: int = 8, scale: int = 1) -> None:
+    """Writes an image grid as PNG (deterministic bytes for the same pixels)."""
+    _to_pil(image_grid(images, cols=cols, scale=scale)).save(path, format="PNG")
+
+
+def save_gif(frames: list[Path], path: str | Path, duration_ms: int = 200) -> None:
+    """Writes PNG frames into a looping GIF; the last frame is held for 2 s."""
+    images = [Image.open(f).convert("L") for f in frames]
+    durations = [duration_ms] * (len(images) - 1) + [2000]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
+
+
+def save_loss_curves(metrics_path: str | Path, path: str | Path) -> None:
+    """Plots per-step and per-epoch losses and D outputs from ``metrics.jsonl``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, epochs = [], []
+    for line in Path(metrics_path).read_text().splitlines():
+        record = json.loads(line)
+        (epochs if "epoch_time_s" in record else steps).append(record)
+    fig, (ax_loss, ax_prob) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, color in (("disc/loss", "tab:blue"), ("gen/loss", "tab:orange")):
+        ax_loss.plot([r["step"] for r in steps], [r[name] for r in steps], color=color, alpha=0.25, lw=0.8)
+        ax_loss.plot([r["step"] for r in epochs], [r[name] for r in epochs], color=color, lw=2, label=name)
+    for name, color in (("disc/real_prob", "tab:green"), ("disc/fake_prob", "tab:red")):
+        ax_prob.plot([r["step"] for r in epochs], [r[name] for r in epochs], color=color, lw=2, label=name)
+    ax_loss.set(xlabel="step", ylabel="loss", title="Losses (faint: steps, bold: epoch means)")
+    ax_prob.set(xlabel="step", ylabel="mean D output", ylim=(0, 1), title="D(x) and D(G(z))")
+    for ax in (ax_loss, ax_prob):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

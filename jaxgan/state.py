@@ -1,0 +1,60 @@
+"""The training state: one pytree holding everything a run needs to continue."""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+Params = Any
+
+
+@struct.dataclass
+class GANState:
+    """Both networks, their optimizers, the step counter and the base PRNG key.
+
+    Every random choice of step ``s`` is drawn from ``fold_in(key, s)``, so the
+    state alone determines the rest of the run (the basis of exact resume).
+    """
+
+    step: jax.Array  # [] int32, number of steps taken
+    gen_params: Params
+    gen_batch_stats: Params
+    disc_params: Params
+    gen_opt_state: optax.OptState
+    disc_opt_state: optax.OptState
+    key: jax.Array  # [] typed PRNG key
+    generator: nn.Module = struct.field(pytree_node=False)
+    discriminator: nn.Module = struct.field(pytree_node=False)
+    gen_tx: optax.GradientTransformation = struct.field(pytree_node=False)
+    disc_tx: optax.GradientTransformation = struct.field(pytree_node=False)
+
+
+def create_state(
+    key: jax.Array,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    gen_tx: optax.GradientTransformation,
+    disc_tx: optax.GradientTransformation,
+    noise_dim: int,
+    image_shape: tuple[int, int, int],
+) -> GANState:
+    """Initializes parameters from ``key``; the state keeps an independent key for training."""
+    gen_key, disc_key, train_key = jax.random.split(key, 3)
+    gen_vars = generator.init(gen_key, jnp.zeros((1, noise_dim)), train=False)
+    disc_vars = discriminator.init(disc_key, jnp.zeros((1, *image_shape)), train=False)
+    return GANState(
+        step=jnp.zeros((), jnp.int32),
+        gen_params=gen_vars["params"],
+        gen_batch_stats=gen_vars.get("batch_stats", {}),
+        disc_params=disc_vars["params"],
+        gen_opt_state=gen_tx.init(gen_vars["params"]),
+        disc_opt_state=disc_tx.init(disc_vars["params"]),
+        key=train_key,
+        generator=generator,
+        discriminator=discriminator,
+        gen_tx=gen_tx,
+        disc_tx=disc_tx,
+    )
