@@ -184,7 +184,7 @@ def train(cfg: Config) -> int:
                 disable=not sys.stderr.isatty(), unit="step", leave=False,
             )  # fmt: skip
             t_epoch = time.perf_counter()
-            for _ in range(first, steps_per_epoch):
+            for done in range(1, steps_per_epoch - first + 1):
                 state, metrics = compiled(state, images, perm)
                 step += 1
                 sums = metrics if sums is None else jax.tree.map(jnp.add, sums, metrics)
@@ -192,27 +192,27 @@ def train(cfg: Config) -> int:
                     host = jax.device_get(metrics)
                     check_finite(host, step)
                     log.write(step, host)
-                    rate = (step % steps_per_epoch or steps_per_epoch) - first
-                    rate = rate * cfg.batch_size / (time.perf_counter() - t_epoch)
-                    bar.set_postfix({"img/s": f"{rate:.0f}", "D": f"{host['disc/loss']:.3f}", "G": f"{host['gen/loss']:.3f}"})
+                    rate = done * cfg.batch_size / (time.perf_counter() - t_epoch)
+                    bar.set_postfix_str(f"{rate:.0f} img/s D {host['disc/loss']:.3f} G {host['gen/loss']:.3f}")
                 bar.update()
                 if stop.signal or step % cfg.checkpoint_every == 0 or step % steps_per_epoch == 0:
                     check_finite(jax.device_get(sums), step)
                     checkpoint.save(mngr, state)
                 if stop.signal:
                     mngr.wait_until_finished()
-                    print(f"stopped by {stop.signal} at step {step}; checkpoint saved, run the same command to continue")
+                    print(f"stopped by {stop.signal} at step {step}; checkpoint saved, rerun the command to continue")
                     return 0
             bar.close()
             seconds = time.perf_counter() - t_epoch
             n = steps_per_epoch - first
             means = {k: v / n for k, v in jax.device_get(sums).items()}
-            log.write(step, {**means, "epoch": epoch + 1, "epoch_time_s": seconds, "img_per_s": n * cfg.batch_size / seconds})
+            rate = n * cfg.batch_size / seconds
+            log.write(step, {**means, "epoch": epoch + 1, "epoch_time_s": seconds, "img_per_s": rate})
             write_epoch_outputs(workdir, state, fixed_noise, epoch + 1)
             print(
                 f"epoch {epoch + 1}/{cfg.epochs} step {step}: disc/loss {means['disc/loss']:.4f} "
                 f"gen/loss {means['gen/loss']:.4f} D(x) {means['disc/real_prob']:.3f} "
-                f"D(G(z)) {means['disc/fake_prob']:.3f} | {n * cfg.batch_size / seconds:.0f} img/s, {seconds:.1f} s",
+                f"D(G(z)) {means['disc/fake_prob']:.3f} | {rate:.0f} img/s, {seconds:.1f} s",
                 flush=True,
             )
     finally:

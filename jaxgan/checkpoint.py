@@ -32,7 +32,9 @@ def _from_tree(tree: dict, like: GANState) -> GANState:
 def manager(directory: str | Path, max_to_keep: int = 3) -> ocp.CheckpointManager:
     """A manager over ``directory``; orbax writes each step to a temporary name, then renames it."""
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
-    return ocp.CheckpointManager(Path(directory).absolute(), options=options)
+    return ocp.CheckpointManager(
+        Path(directory).absolute(), options=options, item_handlers=ocp.StandardCheckpointHandler()
+    )
 
 
 def save(mngr: ocp.CheckpointManager, state: GANState) -> None:

@@ -81,8 +81,8 @@ def load_split(
                     f"official *-ubyte.gz files ({FASHION_MNIST_URL}) in a folder and pass "
                     "--manual-dir or set JAXGAN_MANUAL_DIR"
                 ) from None
-    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
-    return {"image": data["image"], "label": data["label"]}
+    chunks = list(tfds.as_numpy(builder.as_dataset(split=split).batch(10_000)))
+    return {name: np.concatenate([c[name] for c in chunks]) for name in ("image", "label")}
 
 
 def to_model_range(images: jax.Array) -> jax.Array:

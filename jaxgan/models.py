@@ -8,8 +8,8 @@ input-dilated convolution to a slow generic loop, which made the whole training
 step ~2.3x slower on a 2-core CPU.
 """
 
+from collections.abc import Sequence
 from functools import partial
-from typing import Sequence
 
 import flax.linen as nn
 import jax
@@ -77,9 +77,7 @@ class ConvTranspose(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param(
-            "kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32
-        )
+        kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
         if self.dtype is not None:
             x, kernel = x.astype(self.dtype), kernel.astype(self.dtype)
         return conv_transpose(x, kernel, self.strides)

@@ -69,9 +69,7 @@ def train_step(state: GANState, batch: dict) -> tuple[GANState, dict]:
 
 def generate(state: GANState, z: jax.Array) -> jax.Array:
     """Images ``[N, H, W, C]`` in [-1, 1] from noise ``[N, noise_dim]``, BatchNorm in inference mode."""
-    return state.generator.apply(
-        {"params": state.gen_params, "batch_stats": state.gen_batch_stats}, z, train=False
-    )
+    return state.generator.apply({"params": state.gen_params, "batch_stats": state.gen_batch_stats}, z, train=False)
 
 
 def to_uint8(images: jax.Array) -> jax.Array:

@@ -1,0 +1,85 @@
+"""Draws images from the latest checkpoint of a training run.
+
+    python -m experiments.generate --workdir runs/fashion_dcgan/seed0 --num 64 --seed 1 --out samples.png
+
+``--out F.png`` writes a grid, ``--out F.npz`` the uint8 array ``images``
+``[N, 28, 28, 1]``. The same arguments give the same bytes.
+"""
+
+import dataclasses
+import io
+import json
+import math
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from experiments import cli
+from experiments import fashion_dcgan as trainer
+from jaxgan import checkpoint, plots
+from jaxgan.errors import UserError
+
+_BATCH = 500  # images generated per call, to bound memory for large --num
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    workdir: str = cli.flag("", "folder of a training run (holds config.json and checkpoints/)")
+    num: int = cli.flag(64, "number of images")
+    seed: int = cli.flag(0, "sampling seed (the noise also depends on the run's own seed)")
+    out: str = cli.flag("samples.png", "output file: .png for a grid, .npz for uint8 images [N, H, W, C]")
+
+
+def save_npz(path: Path, images: np.ndarray) -> None:
+    """Like np.savez, but with fixed zip timestamps so equal arrays give equal bytes."""
+    buffer = io.BytesIO()
+    np.save(buffer, images)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(zipfile.ZipInfo("images.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
+
+
+def load_run(workdir: Path):
+    """The run's config and its latest state; UserError for a folder that holds no run."""
+    config_path = workdir / "config.json"
+    ckpt_dir = workdir / "checkpoints"
+    if not config_path.is_file() or not ckpt_dir.is_dir():
+        raise UserError(f"{workdir} holds no training run (no config.json or checkpoints/)")
+    fields = {f.name for f in dataclasses.fields(trainer.Config)}
+    saved = json.loads(config_path.read_text())
+    run_cfg = trainer.Config(**{k: v for k, v in saved.items() if k in fields})
+    mngr = checkpoint.manager(ckpt_dir)
+    if mngr.latest_step() is None:
+        raise UserError(f"{workdir} has no checkpoint yet")
+    return run_cfg, checkpoint.restore(mngr, trainer.build_state(run_cfg))
+
+
+def generate(cfg: Config) -> int:
+    out = Path(cfg.out)
+    if out.suffix not in (".png", ".npz"):
+        raise UserError(f"--out must end in .png or .npz, got {cfg.out}")
+    if cfg.num <= 0:
+        raise UserError(f"--num must be positive, got {cfg.num}")
+    if not cfg.workdir:
+        raise UserError("--workdir is required")
+    run_cfg, state = load_run(Path(cfg.workdir))
+    z = trainer.sample_noise(run_cfg, cfg.num, cfg.seed)  # [num, noise_dim]
+    images = np.concatenate(
+        [np.asarray(trainer.sample_images(state, z[i : i + _BATCH])) for i in range(0, cfg.num, _BATCH)]
+    )  # [num, 28, 28, 1] uint8
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".png":
+        plots.save_grid(images, out, cols=math.ceil(math.sqrt(cfg.num)))
+    else:
+        save_npz(out, images)
+    print(f"wrote {cfg.num} images from step {int(state.step)} of {cfg.workdir} to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run(lambda: generate(cli.parse(Config, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

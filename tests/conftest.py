@@ -1,0 +1,27 @@
+"""Shared fixtures. Real data and weights come from ../shared (present on CI); tests that need them skip without."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def manual_dir() -> str:
+    folder = os.environ.get("JAXGAN_MANUAL_DIR") or str(SHARED / "data" / "fashion_mnist")
+    if not (Path(folder) / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"no Fashion-MNIST files in {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def data_dir(manual_dir, tmp_path_factory) -> str:
+    """A tfds data dir with Fashion-MNIST prepared from the official files (once per session)."""
+    from jaxgan import data
+
+    folder = str(tmp_path_factory.mktemp("tfds"))
+    data.load_split("fashion_mnist", "test[:1]", data_dir=folder, manual_dir=manual_dir)
+    return folder

@@ -1,0 +1,134 @@
+"""End-to-end runs of the real command lines on a few hundred real images."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from experiments import fashion_dcgan as trainer
+from jaxgan import checkpoint
+from tests.conftest import REPO
+from tests.helpers import assert_trees_equal
+
+TINY = ["--num-train", "256", "--batch-size", "64", "--log-every", "1", "--checkpoint-every", "3"]
+
+
+def command(module, *args):
+    return [sys.executable, "-m", f"experiments.{module}", *map(str, args)]
+
+
+def run(module, *args, data_dir=None, manual_dir=None, check=True):
+    env = {**os.environ, "JAXGAN_MANUAL_DIR": manual_dir or ""}
+    extra = ["--data-dir", data_dir] if data_dir and module == "fashion_dcgan" else []
+    proc = subprocess.run(command(module, *args, *extra), cwd=REPO, env=env, capture_output=True, text=True)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def final_state(workdir):
+    cfg = trainer.Config(**json.loads((workdir / "config.json").read_text()))
+    return checkpoint.restore(checkpoint.manager(workdir / "checkpoints"), trainer.build_state(cfg))
+
+
+def step_records(workdir):
+    lines = (workdir / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if "epoch_time_s" not in r]
+
+
+def assert_same_run(a, b):
+    assert_trees_equal(final_state(a), final_state(b))
+    assert step_records(a) == step_records(b)
+    assert (a / "samples" / "epoch_002.png").read_bytes() == (b / "samples" / "epoch_002.png").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory, data_dir, manual_dir):
+    workdir = tmp_path_factory.mktemp("ref")
+    run("fashion_dcgan", "--workdir", workdir, "--epochs", 2, *TINY, data_dir=data_dir, manual_dir=manual_dir)
+    return workdir
+
+
+def test_tiny_run_writes_every_output(reference_run):
+    w = reference_run
+    for name in ("config.json", "metrics.jsonl", "progression.gif", "loss_curves.png"):
+        assert (w / name).is_file(), name
+    assert sorted(p.name for p in (w / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    assert any(p.name.startswith("events.out.tfevents") for p in (w / "tensorboard").iterdir())
+    records = [json.loads(line) for line in (w / "metrics.jsonl").read_text().splitlines()]
+    per_step = [r for r in records if "epoch_time_s" not in r]
+    per_epoch = [r for r in records if "epoch_time_s" in r]
+    assert [r["step"] for r in per_step] == list(range(1, 9))
+    assert [r["epoch"] for r in per_epoch] == [1, 2]
+    for r in per_epoch:
+        assert {"disc/loss", "gen/loss", "disc/real_prob", "disc/fake_prob", "img_per_s"} <= set(r)
+    assert int(final_state(w).step) == 8
+
+
+def test_killed_and_resumed_run_is_bit_identical(reference_run, tmp_path, data_dir, manual_dir):
+    args = ["--workdir", tmp_path, "--epochs", 2, *TINY, "--data-dir", data_dir]
+    env = {**os.environ, "JAXGAN_MANUAL_DIR": manual_dir}
+    proc = subprocess.Popen(command("fashion_dcgan", *args), cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    metrics = tmp_path / "metrics.jsonl"
+    while proc.poll() is None and not (metrics.exists() and metrics.read_text().count("\n") >= 4):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # wherever it lands, the end result must not change
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0
+    assert "stopped by SIGTERM" in out or "epoch 2/2" in out
+    resumed = run("fashion_dcgan", *args, manual_dir=manual_dir)
+    assert_same_run(reference_run, tmp_path)
+    assert "resumed from step" in resumed.stdout
+
+
+def test_larger_epochs_continues_a_finished_run(reference_run, tmp_path, data_dir, manual_dir):
+    run("fashion_dcgan", "--workdir", tmp_path, "--epochs", 1, *TINY, data_dir=data_dir, manual_dir=manual_dir)
+    assert int(final_state(tmp_path).step) == 4
+    run("fashion_dcgan", "--workdir", tmp_path, "--epochs", 2, *TINY, data_dir=data_dir, manual_dir=manual_dir)
+    assert_same_run(reference_run, tmp_path)
+
+
+def test_another_config_in_the_workdir_is_refused(reference_run):
+    before = (reference_run / "config.json").read_text()
+    proc = run("fashion_dcgan", "--workdir", reference_run, "--epochs", 2, *TINY, "--learning-rate", 0.001, check=False)
+    assert proc.returncode == 2
+    assert "learning_rate: 0.0001 -> 0.001" in proc.stderr and "--overwrite" in proc.stderr
+    assert (reference_run / "config.json").read_text() == before
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--epochs", "0"], "--epochs must be positive, got 0"),
+        (["--batch-size", "-1"], "--batch-size must be positive, got -1"),
+        (["--learning-rate", "0"], "--learning-rate must be positive, got 0.0"),
+    ],
+)
+def test_bad_flags_fail_with_one_line(tmp_path, flags, message):
+    proc = run("fashion_dcgan", "--workdir", tmp_path / "w", *flags, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: {message}"]
+    assert not (tmp_path / "w").exists()
+
+
+def test_generate_is_deterministic(reference_run, tmp_path):
+    for name in ("a.npz", "b.npz", "a.png", "b.png"):
+        run("generate", "--workdir", reference_run, "--num", 10, "--seed", 3, "--out", tmp_path / name)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    images = np.load(tmp_path / "a.npz")["images"]
+    assert images.shape == (10, 28, 28, 1) and images.dtype == np.uint8
+    run("generate", "--workdir", reference_run, "--num", 10, "--seed", 4, "--out", tmp_path / "c.npz")
+    assert not np.array_equal(np.load(tmp_path / "c.npz")["images"], images)
+
+
+def test_generate_on_an_empty_workdir_fails_clearly(tmp_path):
+    proc = run("generate", "--workdir", tmp_path, "--out", tmp_path / "x.png", check=False)
+    assert proc.returncode == 2
+    assert "holds no training run" in proc.stderr
+    assert not (tmp_path / "x.png").exists()

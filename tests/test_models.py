@@ -1,0 +1,102 @@
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from jaxgan import models
+
+
+def count(tree) -> int:
+    return sum(x.size for x in jax.tree.leaves(tree))
+
+
+@pytest.fixture(scope="module")
+def gen_vars():
+    return models.Generator().init(jax.random.key(0), jnp.zeros((1, 100)), train=False)
+
+
+@pytest.fixture(scope="module")
+def disc_vars():
+    return models.Discriminator().init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)), train=False)
+
+
+def test_generator_parameter_count(gen_vars):
+    dense = 100 * 7 * 7 * 256  # no bias
+    bn = 2 * (7 * 7 * 256 + 128 + 64)  # scale and bias
+    convs = 5 * 5 * (256 * 128 + 128 * 64 + 64 * 1)  # no bias
+    assert count(gen_vars["params"]) == dense + bn + convs == 2_305_472
+    assert count(gen_vars["batch_stats"]) == 2 * (7 * 7 * 256 + 128 + 64)
+
+
+def test_discriminator_parameter_count(disc_vars):
+    conv1 = 5 * 5 * 1 * 64 + 64
+    conv2 = 5 * 5 * 64 * 128 + 128
+    dense = 7 * 7 * 128 + 1
+    assert count(disc_vars["params"]) == conv1 + conv2 + dense == 212_865
+
+
+def test_shapes_and_range(gen_vars, disc_vars):
+    z = jax.random.normal(jax.random.key(1), (5, 100))
+    images = models.Generator().apply(gen_vars, z, train=False)
+    assert images.shape == (5, 28, 28, 1)
+    assert float(jnp.abs(images).max()) <= 1.0
+    logits = models.Discriminator().apply(disc_vars, images, train=False)
+    assert logits.shape == (5,)
+
+
+@pytest.mark.parametrize(
+    "x_shape,k_shape,strides",
+    [
+        ((3, 7, 7, 16), (5, 5, 16, 8), (1, 1)),
+        ((3, 7, 7, 16), (5, 5, 16, 8), (2, 2)),
+        ((2, 14, 14, 4), (5, 5, 4, 1), (2, 2)),
+    ],
+)
+def test_conv_transpose_matches_lax_and_its_gradients(x_shape, k_shape, strides):
+    kx, kk, kg = jax.random.split(jax.random.key(0), 3)
+    x, kernel = jax.random.normal(kx, x_shape), jax.random.normal(kk, k_shape)
+
+    def ref(x, k):
+        return lax.conv_transpose(x, k, strides, "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    y = models.conv_transpose(x, kernel, strides)
+    np.testing.assert_array_equal(y, ref(x, kernel))
+    assert y.shape == (x_shape[0], x_shape[1] * strides[0], x_shape[2] * strides[1], k_shape[3])
+    g = jax.random.normal(kg, y.shape)
+    ours = jax.grad(lambda x, k: jnp.sum(models.conv_transpose(x, k, strides) * g), (0, 1))(x, kernel)
+    theirs = jax.grad(lambda x, k: jnp.sum(ref(x, k) * g), (0, 1))(x, kernel)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_conv_transpose_module_matches_flax():
+    x = jax.random.normal(jax.random.key(0), (2, 7, 7, 8))
+    flax_ct = nn.ConvTranspose(4, (5, 5), (2, 2), use_bias=False)
+    params = flax_ct.init(jax.random.key(1), x)
+    ours = models.ConvTranspose(4, (5, 5), (2, 2)).apply(params, x)
+    np.testing.assert_array_equal(ours, flax_ct.apply(params, x))
+
+
+def test_generator_gradients_match_the_flax_conv_transpose(gen_vars):
+    z = jax.random.normal(jax.random.key(2), (4, 100))
+
+    def loss(params, fast):
+        out, _ = models.Generator(fast_conv_transpose=fast).apply(
+            {"params": params, "batch_stats": gen_vars["batch_stats"]}, z, train=True, mutable=["batch_stats"]
+        )
+        return jnp.sum(out**2)
+
+    fast = jax.grad(loss)(gen_vars["params"], True)
+    slow = jax.grad(loss)(gen_vars["params"], False)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5), fast, slow)
+
+
+def test_dropout_is_active_only_in_training(disc_vars):
+    x = jax.random.normal(jax.random.key(3), (2, 28, 28, 1))
+    d = models.Discriminator()
+    a = d.apply(disc_vars, x, train=True, rngs={"dropout": jax.random.key(0)})
+    b = d.apply(disc_vars, x, train=True, rngs={"dropout": jax.random.key(1)})
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(d.apply(disc_vars, x, train=False), d.apply(disc_vars, x, train=False))

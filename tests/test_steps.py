@@ -1,0 +1,78 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxgan import models, steps
+from jaxgan.state import create_state
+from tests.helpers import changed_leaves
+
+
+def make_state(lr=1e-3):
+    tx = optax.adam(lr, b1=0.5)
+    return create_state(jax.random.key(0), models.Generator(), models.Discriminator(), tx, tx, 100, (28, 28, 1))
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return {"image": jax.random.uniform(jax.random.key(9), (8, 28, 28, 1), minval=-1, maxval=1)}
+
+
+@pytest.fixture(scope="module")
+def stepped(batch):
+    state = make_state()
+    new, metrics = jax.jit(steps.train_step)(state, batch)
+    return state, new, metrics
+
+
+def test_step_updates_params_stats_and_optimizers(stepped):
+    old, new, _ = stepped
+    assert int(new.step) == int(old.step) + 1
+    for name in ("gen_params", "disc_params", "gen_batch_stats", "gen_opt_state", "disc_opt_state"):
+        flags = changed_leaves(getattr(old, name), getattr(new, name))
+        assert all(flags), f"{name}: {sum(flags)} of {len(flags)} leaves changed"
+
+
+def test_step_keeps_the_base_key(stepped):
+    old, new, _ = stepped
+    np.testing.assert_array_equal(jax.random.key_data(old.key), jax.random.key_data(new.key))
+
+
+def test_metrics_are_flat_scalars_in_range(stepped):
+    _, _, metrics = stepped
+    assert set(metrics) == {"disc/loss", "gen/loss", "disc/real_prob", "disc/fake_prob"}
+    assert all(v.shape == () and np.isfinite(v) for v in metrics.values())
+    assert 0 < metrics["disc/real_prob"] < 1 and 0 < metrics["disc/fake_prob"] < 1
+
+
+def test_generator_gradient_does_not_touch_discriminator(batch):
+    # With a zero learning rate for D only, D stays put and G still moves:
+    # each network is updated from its own loss.
+    g_tx, d_tx = optax.adam(1e-3), optax.sgd(0.0)
+    state = create_state(jax.random.key(0), models.Generator(), models.Discriminator(), g_tx, d_tx, 100, (28, 28, 1))
+    new, _ = jax.jit(steps.train_step)(state, batch)
+    assert not any(changed_leaves(state.disc_params, new.disc_params))
+    assert all(changed_leaves(state.gen_params, new.gen_params))
+
+
+def test_step_is_deterministic_and_depends_on_step(batch):
+    state = make_state()
+    step = jax.jit(steps.train_step)
+    a, ma = step(state, batch)
+    b, mb = step(state, batch)
+    assert not any(changed_leaves(a, b))
+    c, mc = step(state.replace(step=jnp.int32(5)), batch)  # other noise and dropout
+    assert float(mc["gen/loss"]) != float(ma["gen/loss"])
+
+
+def test_generate_uses_running_statistics():
+    state = make_state()
+    z = jax.random.normal(jax.random.key(1), (4, 100))
+    one_by_one = jnp.concatenate([steps.generate(state, z[i : i + 1]) for i in range(4)])
+    np.testing.assert_allclose(steps.generate(state, z), one_by_one, atol=1e-5)
+
+
+def test_to_uint8_rounds_and_clips():
+    out = steps.to_uint8(jnp.array([-1.5, -1.0, 0.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(out, [0, 0, 128, 255, 255])
