@@ -71,9 +71,14 @@ def _write_torch_zip(path, tensors, monkeypatch):
         raise AssertionError("only pickled, never called")
 
     FloatStorage.__module__, _rebuild_tensor_v2.__module__ = "torch", "torch._utils"
+    FloatStorage.__qualname__, _rebuild_tensor_v2.__qualname__ = "FloatStorage", "_rebuild_tensor_v2"
     torch.FloatStorage, utils._rebuild_tensor_v2 = FloatStorage, _rebuild_tensor_v2
     monkeypatch.setitem(sys.modules, "torch", torch)
     monkeypatch.setitem(sys.modules, "torch._utils", utils)
+
+    class StorageRef:
+        def __init__(self, key, size):
+            self.key, self.size = key, size
 
     class Tensor:
         def __init__(self, key, array):
@@ -81,12 +86,13 @@ def _write_torch_zip(path, tensors, monkeypatch):
 
         def __reduce__(self):
             strides = tuple(s // 4 for s in self.array.strides)
-            return _rebuild_tensor_v2, (self, 0, self.array.shape, strides, False, {})
+            storage = StorageRef(self.key, self.array.size)
+            return _rebuild_tensor_v2, (storage, 0, self.array.shape, strides, False, {})
 
     class Pickler(pickle.Pickler):
         def persistent_id(self, obj):
-            if isinstance(obj, Tensor):
-                return ("storage", FloatStorage, obj.key, "cpu", obj.array.size)
+            if isinstance(obj, StorageRef):
+                return ("storage", FloatStorage, obj.key, "cpu", obj.size)
             return None
 
     wrapped = {name: Tensor(str(i), arr) for i, (name, arr) in enumerate(tensors.items())}
