@@ -25,6 +25,7 @@ from tqdm import tqdm
 from experiments import cli
 from jaxgan import checkpoint, data, models, plots, steps
 from jaxgan.errors import UserError
+from jaxgan.evaluation import FastMetrics
 from jaxgan.logs import MetricLog
 from jaxgan.state import GANState, create_state
 
@@ -43,6 +44,7 @@ class Config:
     num_train: int = cli.flag(0, "train on the first N training images only (0: all 60,000), for smoke runs")
     checkpoint_every: int = cli.flag(500, "steps between checkpoints (one is also written at each epoch end)")
     log_every: int = cli.flag(10, "steps between per-step records in metrics.jsonl")
+    eval_samples: int = cli.flag(2000, "samples for the per-epoch FCD/KID/coverage against the test set (0: off)")
     data_dir: str = cli.flag("", "tensorflow-datasets data dir (empty: tfds' default)")
     manual_dir: str = cli.flag(
         os.environ.get("JAXGAN_MANUAL_DIR", ""),
@@ -52,7 +54,9 @@ class Config:
 
 
 # Fields that may change between invocations on one workdir without making it another run.
-RESUMABLE_FIELDS = ("epochs", "workdir", "checkpoint_every", "log_every", "data_dir", "manual_dir", "overwrite")
+RESUMABLE_FIELDS = (
+    "epochs", "workdir", "checkpoint_every", "log_every", "eval_samples", "data_dir", "manual_dir", "overwrite",
+)  # fmt: skip
 
 
 def workdir_of(cfg: Config) -> Path:
@@ -67,8 +71,9 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--learning-rate must be positive, got {cfg.learning_rate}")
     if not 0 <= cfg.beta1 < 1:
         raise UserError(f"--beta1 must be in [0, 1), got {cfg.beta1}")
-    if cfg.num_train < 0:
-        raise UserError(f"--num-train must be 0 (all) or positive, got {cfg.num_train}")
+    for name in ("num_train", "eval_samples"):
+        if getattr(cfg, name) < 0:
+            raise UserError(f"--{name.replace('_', '-')} must be 0 (see --help) or positive, got {getattr(cfg, name)}")
 
 
 def check_workdir(cfg: Config, workdir: Path) -> None:
@@ -109,12 +114,24 @@ def sample_images(state: GANState, z: jax.Array) -> jax.Array:
     return steps.to_uint8(steps.generate(state, z))
 
 
+def draw_images(state: GANState, z: jax.Array, batch: int = 500) -> np.ndarray:
+    """uint8 images ``[N, H, W, C]`` for noise ``[N, noise_dim]``, ``batch`` at a time to bound memory."""
+    return np.concatenate([np.asarray(sample_images(state, z[i : i + batch])) for i in range(0, len(z), batch)])
+
+
 def write_epoch_outputs(workdir: Path, state: GANState, fixed_noise: jax.Array, epoch: int) -> None:
     samples = workdir / "samples"
     samples.mkdir(exist_ok=True)
-    plots.save_grid(np.asarray(sample_images(state, fixed_noise)), samples / f"epoch_{epoch:03d}.png", scale=2)
+    plots.save_grid(draw_images(state, fixed_noise), samples / f"epoch_{epoch:03d}.png", scale=2)
     plots.save_gif(sorted(samples.glob("epoch_*.png")), workdir / "progression.gif")
     plots.save_loss_curves(workdir / "metrics.jsonl", workdir / "loss_curves.png")
+    plots.save_metric_curves(workdir / "metrics.jsonl", workdir / "metrics_curves.png")
+
+
+def eval_metrics(fast: FastMetrics, state: GANState, eval_noise: jax.Array) -> dict:
+    """Fast metrics of ``len(eval_noise)`` samples, as flat ``eval/...`` scalars."""
+    results = fast(draw_images(state, eval_noise))
+    return {f"eval/{k}": v for k, v in results.items() if k != "class_histogram"}
 
 
 class _StopRequest:
@@ -135,6 +152,10 @@ def train(cfg: Config) -> int:
     check_workdir(cfg, workdir)
     split = f"train[:{cfg.num_train}]" if cfg.num_train else "train"
     train_images = data.load_split("fashion_mnist", split, cfg.data_dir or None, cfg.manual_dir or None)["image"]
+    fast = None
+    if cfg.eval_samples:
+        test_images = data.load_split("fashion_mnist", "test", cfg.data_dir or None, cfg.manual_dir or None)["image"]
+        fast = FastMetrics(test_images, kid_subsets=50)
     num_images = train_images.shape[0]
     if cfg.batch_size > num_images:
         raise UserError(f"--batch-size {cfg.batch_size} is larger than the training set ({num_images} images)")
@@ -153,6 +174,7 @@ def train(cfg: Config) -> int:
         print(f"resumed from step {int(state.step)} in {workdir}", flush=True)
     start_step = int(state.step)
     fixed_noise = sample_noise(cfg, NUM_SAMPLES, seed=0)
+    eval_noise = sample_noise(cfg, cfg.eval_samples, seed=1)
     if start_step >= total_steps:
         print(f"{workdir} is already trained for {cfg.epochs} epochs ({start_step} steps)", flush=True)
         return 0
@@ -207,7 +229,10 @@ def train(cfg: Config) -> int:
             n = steps_per_epoch - first
             means = {k: v / n for k, v in jax.device_get(sums).items()}
             rate = n * cfg.batch_size / seconds
-            log.write(step, {**means, "epoch": epoch + 1, "epoch_time_s": seconds, "img_per_s": rate})
+            record = {**means, "epoch": epoch + 1, "epoch_time_s": seconds, "img_per_s": rate}
+            if fast is not None:
+                record.update(eval_metrics(fast, state, eval_noise))
+            log.write(step, record)
             write_epoch_outputs(workdir, state, fixed_noise, epoch + 1)
             print(
                 f"epoch {epoch + 1}/{cfg.epochs} step {step}: disc/loss {means['disc/loss']:.4f} "

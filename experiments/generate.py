@@ -21,8 +21,6 @@ from experiments import fashion_dcgan as trainer
 from jaxgan import checkpoint, plots
 from jaxgan.errors import UserError
 
-_BATCH = 500  # images generated per call, to bound memory for large --num
-
 
 @dataclasses.dataclass(frozen=True)
 class Config:
@@ -55,6 +53,11 @@ def load_run(workdir: Path):
     return run_cfg, checkpoint.restore(mngr, trainer.build_state(run_cfg))
 
 
+def draw(run_cfg: trainer.Config, state, num: int, seed: int) -> np.ndarray:
+    """``num`` uint8 images ``[num, 28, 28, 1]`` from the noise of (run seed, ``seed``)."""
+    return trainer.draw_images(state, trainer.sample_noise(run_cfg, num, seed))
+
+
 def generate(cfg: Config) -> int:
     out = Path(cfg.out)
     if out.suffix not in (".png", ".npz"):
@@ -64,10 +67,7 @@ def generate(cfg: Config) -> int:
     if not cfg.workdir:
         raise UserError("--workdir is required")
     run_cfg, state = load_run(Path(cfg.workdir))
-    z = trainer.sample_noise(run_cfg, cfg.num, cfg.seed)  # [num, noise_dim]
-    images = np.concatenate(
-        [np.asarray(trainer.sample_images(state, z[i : i + _BATCH])) for i in range(0, cfg.num, _BATCH)]
-    )  # [num, 28, 28, 1] uint8
+    images = draw(run_cfg, state, cfg.num, cfg.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".png":
         plots.save_grid(images, out, cols=math.ceil(math.sqrt(cfg.num)))

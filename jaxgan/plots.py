@@ -62,3 +62,36 @@ def save_loss_curves(metrics_path: str | Path, path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+EVAL_CURVES = (
+    ("eval/fcd", "FCD (classifier Fréchet distance)"),
+    ("eval/kid", "KID (classifier features)"),
+    ("eval/precision", "precision / recall (k=3)"),
+    ("eval/class_entropy", "class entropy (nats; log 10 = 2.30)"),
+)
+
+
+def save_metric_curves(metrics_path: str | Path, path: str | Path) -> None:
+    """Plots the per-epoch sample-quality metrics (``eval/...``) of ``metrics.jsonl``; no-op without any."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(line) for line in Path(metrics_path).read_text().splitlines()]
+    records = [r for r in records if "eval/fcd" in r]
+    if not records:
+        return
+    epochs = [r["epoch"] for r in records]
+    fig, axes = plt.subplots(1, len(EVAL_CURVES), figsize=(4 * len(EVAL_CURVES), 3.5))
+    for ax, (name, title) in zip(axes, EVAL_CURVES, strict=True):
+        ax.plot(epochs, [r[name] for r in records], marker="o", ms=3, label=name)
+        if name == "eval/precision":
+            ax.plot(epochs, [r["eval/recall"] for r in records], marker="o", ms=3, label="eval/recall")
+            ax.legend()
+        ax.set(xlabel="epoch", title=title)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -15,7 +15,18 @@ from jaxgan import checkpoint
 from tests.conftest import REPO
 from tests.helpers import assert_trees_equal
 
-TINY = ["--num-train", "256", "--batch-size", "64", "--log-every", "1", "--checkpoint-every", "3"]
+TINY = [
+    "--num-train",
+    "256",
+    "--batch-size",
+    "64",
+    "--log-every",
+    "1",
+    "--checkpoint-every",
+    "3",
+    "--eval-samples",
+    "64",
+]
 
 
 def command(module, *args):
@@ -24,7 +35,7 @@ def command(module, *args):
 
 def run(module, *args, data_dir=None, manual_dir=None, check=True):
     env = {**os.environ, "JAXGAN_MANUAL_DIR": manual_dir or ""}
-    extra = ["--data-dir", data_dir] if data_dir and module == "fashion_dcgan" else []
+    extra = ["--data-dir", data_dir] if data_dir else []
     proc = subprocess.run(command(module, *args, *extra), cwd=REPO, env=env, capture_output=True, text=True)
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -67,6 +78,8 @@ def test_tiny_run_writes_every_output(reference_run):
     assert [r["epoch"] for r in per_epoch] == [1, 2]
     for r in per_epoch:
         assert {"disc/loss", "gen/loss", "disc/real_prob", "disc/fake_prob", "img_per_s"} <= set(r)
+        assert {"eval/fcd", "eval/kid", "eval/precision", "eval/recall", "eval/class_entropy"} <= set(r)
+    assert (w / "metrics_curves.png").is_file()
     assert int(final_state(w).step) == 8
 
 
@@ -132,3 +145,27 @@ def test_generate_on_an_empty_workdir_fails_clearly(tmp_path):
     assert proc.returncode == 2
     assert "holds no training run" in proc.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_evaluate_a_run_prints_json_and_writes_eval_json(reference_run, data_dir, manual_dir):
+    proc = run(
+        "evaluate", "--workdir", reference_run, "--num", 100, "--json", "--data-dir", data_dir, manual_dir=manual_dir
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["num"] == 100 and result["step"] == 8
+    for name in ("fcd", "kid", "kid_std", "precision", "recall", "class_entropy", "classifier_score"):
+        assert np.isfinite(result[name]), name
+    assert json.loads((reference_run / "eval.json").read_text()) == result
+    assert "fcd" in proc.stdout.splitlines()[1]
+
+
+def test_evaluate_refuses_a_bad_samples_file(tmp_path):
+    np.savez(tmp_path / "s.npz", images=np.zeros((10, 28, 28, 1), np.float32))
+    proc = run("evaluate", "--samples", tmp_path / "s.npz", check=False)
+    assert (
+        proc.returncode == 2
+        and proc.stderr.strip() == f"error: {tmp_path / 's.npz'}: images must be uint8, got float32"
+    )
+    assert not (tmp_path / "s.eval.json").exists()
+    proc = run("evaluate", "--samples", tmp_path / "missing.npz", check=False)
+    assert proc.returncode == 2 and "not found" in proc.stderr

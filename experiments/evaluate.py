@@ -1,0 +1,97 @@
+"""Measures sample quality against the Fashion-MNIST test set.
+
+    python -m experiments.evaluate --workdir runs/fashion_dcgan/seed0 [--num 10000] [--inception]
+    python -m experiments.evaluate --samples samples.npz [--inception]
+
+Prints a table and writes ``eval.json`` (into the workdir, or beside the
+samples file); ``--json`` also prints the results as one JSON object on the
+last line. ``--inception`` adds the Inception FID of the standard protocol
+(10,000 vs the 10,000 test images; slow on a CPU).
+"""
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from experiments import cli
+from experiments import generate as gen
+from jaxgan import data, evaluation
+from jaxgan.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    workdir: str = cli.flag("", "a training run: samples are drawn from its latest checkpoint")
+    samples: str = cli.flag("", "or an npz holding uint8 'images' [N, H, W, C]")
+    num: int = cli.flag(10000, "samples to draw from --workdir")
+    seed: int = cli.flag(0, "sampling seed for --workdir")
+    inception: bool = cli.flag(False, "also compute the Inception FID")
+    inception_weights: str = cli.flag(
+        os.environ.get("JAXGAN_INCEPTION_WEIGHTS", ""), "FID Inception weights npz (env JAXGAN_INCEPTION_WEIGHTS)"
+    )
+    json: bool = cli.flag(False, "print the results as one JSON object on the last line")
+    data_dir: str = cli.flag("", "tensorflow-datasets data dir")
+    manual_dir: str = cli.flag(os.environ.get("JAXGAN_MANUAL_DIR", ""), "folder with the official files")
+
+
+def load_samples(cfg: Config) -> tuple[np.ndarray, Path, dict]:
+    """The images to judge, where eval.json goes, and what they came from."""
+    if bool(cfg.workdir) == bool(cfg.samples):
+        raise UserError("pass exactly one of --workdir and --samples")
+    if cfg.samples:
+        path = Path(cfg.samples)
+        if not path.is_file():
+            raise UserError(f"{path} not found")
+        try:
+            with np.load(path) as f:
+                images = f["images"]
+        except (OSError, ValueError, KeyError) as e:
+            raise UserError(f"{path} is not an npz with an 'images' array ({type(e).__name__})") from None
+        return evaluation.check_images(images, str(path)), path.with_suffix(".eval.json"), {"samples": str(path)}
+    if cfg.num < 2:
+        raise UserError(f"--num must be at least 2, got {cfg.num}")
+    workdir = Path(cfg.workdir)
+    run_cfg, state = gen.load_run(workdir)
+    images = gen.draw(run_cfg, state, cfg.num, cfg.seed)
+    return images, workdir / "eval.json", {"workdir": str(workdir), "step": int(state.step), "seed": cfg.seed}
+
+
+def evaluate(cfg: Config) -> int:
+    if cfg.inception:
+        evaluation.inception.weights_path(cfg.inception_weights or None)  # fail before any work
+    images, out, source = load_samples(cfg)
+    test = data.load_split("fashion_mnist", "test", cfg.data_dir or None, cfg.manual_dir or None)["image"]
+    t0 = time.perf_counter()
+    results = {**source, "num": len(images), **evaluation.FastMetrics(test)(images)}
+    results["fast_seconds"] = time.perf_counter() - t0
+    if cfg.inception:
+        t0 = time.perf_counter()
+        results["fid"] = evaluation.inception_fid(images, test, cfg.inception_weights or None)
+        results["fid_seconds"] = time.perf_counter() - t0
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(out)
+    print(f"{len(images)} samples vs the {len(test)} Fashion-MNIST test images")
+    for name, value in results.items():
+        if isinstance(value, float):
+            print(f"  {name:20s} {value:10.4f}")
+    if cfg.inception:
+        for name, fid in evaluation.PUBLISHED_FID.items():
+            print(f"  {'FID ' + name:38s} {fid:6.1f}  (published)")
+    print(f"wrote {out}")
+    if cfg.json:
+        print(json.dumps(results))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run(lambda: evaluate(cli.parse(Config, argv, __doc__)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

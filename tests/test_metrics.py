@@ -1,0 +1,58 @@
+import math
+
+import numpy as np
+import pytest
+
+from jaxgan import metrics
+
+
+@pytest.fixture(scope="module")
+def gaussian_sets():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(2000, 16))
+    b = rng.normal(size=(2000, 16))
+    return a, b
+
+
+def test_frechet_distance_closed_form_for_diagonal_gaussians():
+    mu1, mu2 = np.zeros(3), np.array([1.0, 2.0, 0.0])
+    var1, var2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 9.0])
+    expected = 5.0 + ((np.sqrt(var1) - np.sqrt(var2)) ** 2).sum()  # 5 + 1 + 1
+    got = metrics.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2))
+    assert got == pytest.approx(expected, abs=1e-9)
+
+
+def test_frechet_distance_is_symmetric_and_zero_on_itself(gaussian_sets):
+    a, b = gaussian_sets
+    sa, sb = metrics.gaussian_stats(a), metrics.gaussian_stats(b + 0.5)
+    assert metrics.frechet_distance(*sa, *sa) == pytest.approx(0, abs=1e-6)
+    assert metrics.frechet_distance(*sa, *sb) == pytest.approx(metrics.frechet_distance(*sb, *sa), rel=1e-6)
+    assert metrics.frechet_distance(*sa, *sb) == pytest.approx(16 * 0.25, rel=0.1)
+
+
+def test_kid_is_near_zero_for_one_distribution_and_positive_for_two(gaussian_sets):
+    a, b = gaussian_sets
+    same, same_std = metrics.kid(a, b, num_subsets=20, subset_size=500)
+    assert abs(same) < 3 * same_std + 1e-3
+    shifted, _ = metrics.kid(a, b + 1.0, num_subsets=20, subset_size=500)
+    assert shifted > 20 * max(abs(same), same_std)
+
+
+def test_precision_recall_of_a_collapsed_set(gaussian_sets):
+    real, _ = gaussian_sets
+    collapsed = real[:1] + 0.01 * np.random.default_rng(1).normal(size=(500, 16))  # one mode only
+    precision, recall = metrics.precision_recall(real, collapsed)
+    assert precision > 0.9 and recall < 0.05
+    p_same, r_same = metrics.precision_recall(real[:1000], real[1000:])
+    assert p_same > 0.6 and r_same > 0.6
+
+
+def test_class_coverage_and_score():
+    uniform = np.eye(10)[np.arange(1000) % 10]
+    cov = metrics.class_coverage(uniform)
+    assert cov["entropy"] == pytest.approx(math.log(10)) and cov["classes_under_2pct"] == 0
+    assert metrics.classifier_score(uniform) == pytest.approx(10, rel=1e-6)
+    one_class = np.eye(10)[np.full(1000, 7)]
+    cov = metrics.class_coverage(one_class)
+    assert cov["entropy"] == 0 and cov["classes_under_2pct"] == 9 and cov["histogram"][7] == 1
+    assert metrics.classifier_score(one_class) == pytest.approx(1, rel=1e-6)
