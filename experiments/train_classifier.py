@@ -2,7 +2,7 @@
 
     python -m experiments.train_classifier --out jaxgan/assets/fashion_classifier.npz
 
-Random horizontal flips and small shifts; Adam with cosine decay; reports test accuracy.
+Random horizontal flips; AdamW with cosine decay; reports test accuracy.
 """
 
 import dataclasses
@@ -24,9 +24,9 @@ from jaxgan.errors import UserError
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = cli.flag(0, "PRNG seed")
-    epochs: int = cli.flag(12, "passes over the training set")
+    epochs: int = cli.flag(6, "passes over the training set")
     batch_size: int = cli.flag(128, "images per step")
-    learning_rate: float = cli.flag(2e-3, "peak Adam learning rate (cosine decay to 0)")
+    learning_rate: float = cli.flag(3e-3, "peak Adam learning rate (cosine decay to 0)")
     out: str = cli.flag(str(classifier.WEIGHTS), "where to write the weights (npz)")
     min_accuracy: float = cli.flag(0.93, "refuse to write weights below this test accuracy")
     data_dir: str = cli.flag("", "tensorflow-datasets data dir")
@@ -34,14 +34,9 @@ class Config:
 
 
 def augment(key, x):
-    """Random horizontal flip and a shift of up to 2 pixels, per image. x: [B, 28, 28, 1]."""
-    flip_key, shift_key = jax.random.split(key)
-    flip = jax.random.bernoulli(flip_key, 0.5, (x.shape[0], 1, 1, 1))
-    x = jnp.where(flip, x[:, :, ::-1], x)
-    padded = jnp.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=-1.0)
-    shifts = jax.random.randint(shift_key, (x.shape[0], 2), 0, 5)
-    crop = lambda img, s: jax.lax.dynamic_slice(img, (s[0], s[1], 0), (28, 28, 1))  # noqa: E731
-    return jax.vmap(crop)(padded, shifts)
+    """Random horizontal flip per image (clothing is left-right symmetric enough). x: [B, 28, 28, 1]."""
+    flip = jax.random.bernoulli(key, 0.5, (x.shape[0], 1, 1, 1))
+    return jnp.where(flip, x[:, :, ::-1], x)
 
 
 def train(cfg: Config) -> int:

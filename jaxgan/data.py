@@ -8,6 +8,8 @@ no iterator state.
 
 import hashlib
 import os
+import socket
+import urllib.parse
 from pathlib import Path
 
 import jax
@@ -53,6 +55,17 @@ def _import_tfds():
     return tfds
 
 
+def _reachable(url: str, timeout: float = 5.0) -> bool:
+    """Whether a TCP connection to the URL's host opens (tfds itself retries for minutes)."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def load_split(
     name: str, split: str, data_dir: str | None = None, manual_dir: str | None = None
 ) -> dict[str, np.ndarray]:
@@ -73,14 +86,17 @@ def load_split(
             config = tfds.download.DownloadConfig(manual_dir=manual_dir)
             builder.download_and_prepare(download_config=config)
         else:
+            offline = (
+                f"; without internet, put the four official *-ubyte.gz files ({FASHION_MNIST_URL}) in a folder "
+                "and pass --manual-dir or set JAXGAN_MANUAL_DIR"
+            )
+            url = getattr(type(builder), "URL", None)
+            if url and not _reachable(url):
+                raise UserError(f"cannot reach {url} to download {name}{offline}")
             try:
                 builder.download_and_prepare()
             except Exception as e:  # tfds raises many types for "no network"
-                raise UserError(
-                    f"could not download {name} ({type(e).__name__}); without internet, put the four "
-                    f"official *-ubyte.gz files ({FASHION_MNIST_URL}) in a folder and pass "
-                    "--manual-dir or set JAXGAN_MANUAL_DIR"
-                ) from None
+                raise UserError(f"could not download {name} ({type(e).__name__}){offline}") from None
     chunks = list(tfds.as_numpy(builder.as_dataset(split=split).batch(10_000)))
     return {name: np.concatenate([c[name] for c in chunks]) for name in ("image", "label")}
 

@@ -169,3 +169,25 @@ def test_evaluate_refuses_a_bad_samples_file(tmp_path):
     assert not (tmp_path / "s.eval.json").exists()
     proc = run("evaluate", "--samples", tmp_path / "missing.npz", check=False)
     assert proc.returncode == 2 and "not found" in proc.stderr
+
+
+def test_no_internet_and_no_manual_dir_fails_with_one_line(tmp_path):
+    from jaxgan import data
+
+    if data._reachable("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"):
+        pytest.skip("this machine is online")
+    args = ["--workdir", tmp_path / "w", "--data-dir", tmp_path / "tfds"]
+    proc = run("fashion_dcgan", *args, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: cannot reach") and "--manual-dir" in lines[-1], proc.stderr[-2000:]
+    assert not (tmp_path / "w").exists()
+
+
+def test_manual_dir_missing_a_file_fails_with_one_line(tmp_path):
+    (tmp_path / "files").mkdir()
+    args = ["--workdir", tmp_path / "w", "--data-dir", tmp_path / "tfds", "--manual-dir", tmp_path / "files"]
+    proc = run("fashion_dcgan", *args, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: manual dir {tmp_path / 'files'} lacks ")
+    assert not (tmp_path / "w").exists()

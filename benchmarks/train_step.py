@@ -1,0 +1,120 @@
+"""Training-step throughput of the DCGAN, jaxgan's transposed conv vs flax.linen.ConvTranspose, side by side.
+
+    python benchmarks/train_step.py [--batch-sizes 64 128] [--repeats 7] [--json out.json]
+
+Both variants compute the same function (tests/test_models.py); they differ
+only in how the transposed convolutions' gradients are lowered. Each timing is
+the median of ``--repeats`` runs of ``--steps`` jitted steps after compilation,
+alternating the variants so that machine noise hits both alike. Also times the
+kernel gradient of the 7x7x128 -> 14x14x64 transposed conv alone.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from jaxgan import models, steps
+from jaxgan.state import create_state
+
+
+def make_step(fast: bool, batch_size: int):
+    tx = optax.adam(1e-4)
+    gen = models.Generator(fast_conv_transpose=fast)
+    state = create_state(jax.random.key(0), gen, models.Discriminator(), tx, tx, 100, (28, 28, 1))
+    batch = {"image": jax.random.uniform(jax.random.key(1), (batch_size, 28, 28, 1), minval=-1, maxval=1)}
+    step = jax.jit(steps.train_step, donate_argnums=0)
+    state, _ = step(state, batch)  # compile
+    jax.block_until_ready(state)
+    return step, state, batch
+
+
+def time_steps(step, state, batch, num_steps):
+    t0 = time.perf_counter()
+    for _ in range(num_steps):
+        state, metrics = step(state, batch)
+    jax.block_until_ready(metrics)
+    return state, time.perf_counter() - t0
+
+
+def kernel_grad_ms(fast: bool, repeats: int) -> float:
+    x = jax.random.normal(jax.random.key(0), (64, 7, 7, 128))
+    k = jax.random.normal(jax.random.key(1), (5, 5, 128, 64))
+    if fast:
+        f = lambda k: jnp.sum(models.conv_transpose(x, k, (2, 2)))  # noqa: E731
+    else:
+        f = lambda k: jnp.sum(lax.conv_transpose(x, k, (2, 2), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")))  # noqa: E731
+    g = jax.jit(jax.grad(f))
+    jax.block_until_ready(g(k))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(g(k))
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def machine() -> str:
+    """CPU model and core count (or the accelerator), for BENCHMARKS.md."""
+    if jax.default_backend() != "cpu":
+        return f"{jax.devices()[0].device_kind} x{jax.device_count()}"
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--json", default="")
+    args = parser.parse_args()
+
+    results = {
+        "machine": machine(),
+        "jax": jax.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "kernel_grad_ms": {
+            "jaxgan": kernel_grad_ms(True, args.repeats),
+            "flax": kernel_grad_ms(False, args.repeats),
+        },
+        "train_step_img_per_s": {},
+    }
+    for batch_size in args.batch_sizes:
+        runs = {name: make_step(name == "jaxgan", batch_size) for name in ("jaxgan", "flax")}
+        times = {name: [] for name in runs}
+        for _ in range(args.repeats):
+            for name, (step, state, batch) in runs.items():
+                state, seconds = time_steps(step, state, batch, args.steps)
+                runs[name] = (step, state, batch)
+                times[name].append(seconds)
+        rates = {name: batch_size * args.steps / statistics.median(t) for name, t in times.items()}
+        results["train_step_img_per_s"][batch_size] = rates
+
+    print(f"{results['machine']}, jax {results['jax']}, {results['date']}")
+    kg = results["kernel_grad_ms"]
+    print(f"ConvT kernel gradient [64,7,7,128]->[64,14,14,64]: jaxgan {kg['jaxgan']:.1f} ms, "
+          f"flax {kg['flax']:.1f} ms ({kg['flax'] / kg['jaxgan']:.1f}x)")  # fmt: skip
+    print(f"{'batch':>6} {'jaxgan img/s':>13} {'flax img/s':>11} {'ratio':>6}")
+    for batch_size, rates in results["train_step_img_per_s"].items():
+        ratio = rates["jaxgan"] / rates["flax"]
+        print(f"{batch_size:>6} {rates['jaxgan']:>13.1f} {rates['flax']:>11.1f} {ratio:>6.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
