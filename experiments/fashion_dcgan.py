@@ -76,19 +76,18 @@ def validate(cfg: Config) -> None:
             raise UserError(f"--{name.replace('_', '-')} must be 0 (see --help) or positive, got {getattr(cfg, name)}")
 
 
-def check_workdir(cfg: Config, workdir: Path) -> None:
-    """Refuses a workdir that holds a different run, unless --overwrite."""
+def check_workdir(cfg: Config, workdir: Path) -> bool:
+    """Whether the workdir holds a different run to delete (--overwrite); UserError without the flag."""
     path = workdir / "config.json"
     if not path.exists():
-        return
+        return False
     old = json.loads(path.read_text())
     new = dataclasses.asdict(cfg)
     differ = [k for k in new if k not in RESUMABLE_FIELDS and old.get(k) != new[k]]
     if differ and not cfg.overwrite:
         changes = ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in differ)
         raise UserError(f"{workdir} holds a run with another config ({changes}); pass --overwrite to start over")
-    if differ:
-        shutil.rmtree(workdir)
+    return bool(differ)
 
 
 def build_state(cfg: Config, image_shape=(28, 28, 1)) -> GANState:
@@ -149,19 +148,22 @@ class _StopRequest:
 def train(cfg: Config) -> int:
     validate(cfg)
     workdir = workdir_of(cfg)
-    check_workdir(cfg, workdir)
+    wipe = check_workdir(cfg, workdir)
     split = f"train[:{cfg.num_train}]" if cfg.num_train else "train"
     train_images = data.load_split("fashion_mnist", split, cfg.data_dir or None, cfg.manual_dir or None)["image"]
-    fast = None
-    if cfg.eval_samples:
-        test_images = data.load_split("fashion_mnist", "test", cfg.data_dir or None, cfg.manual_dir or None)["image"]
-        fast = FastMetrics(test_images, kid_subsets=50)
     num_images = train_images.shape[0]
     if cfg.batch_size > num_images:
         raise UserError(f"--batch-size {cfg.batch_size} is larger than the training set ({num_images} images)")
     steps_per_epoch = num_images // cfg.batch_size
     total_steps = cfg.epochs * steps_per_epoch
+    fast = None
+    if cfg.eval_samples:
+        test_images = data.load_split("fashion_mnist", "test", cfg.data_dir or None, cfg.manual_dir or None)["image"]
+        fast = FastMetrics(test_images, kid_subsets=50)
 
+    # Only now that the inputs are known good is anything written (or an old run deleted).
+    if wipe:
+        shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     config_tmp = workdir / "config.json.tmp"
     config_tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
@@ -246,17 +248,11 @@ def train(cfg: Config) -> int:
     return 0
 
 
-class DivergedError(UserError):
-    pass
-
-
 def check_finite(metrics: dict, step: int) -> None:
     """Stops the run, before any checkpoint of the bad state is written, on a non-finite metric."""
     for name, value in metrics.items():
         if not np.isfinite(value):
-            raise DivergedError(
-                f"training diverged: {name} is {value} by step {step}; the last good checkpoint is kept"
-            )
+            raise UserError(f"training diverged: {name} is {value} by step {step}; the last good checkpoint is kept")
 
 
 def main(argv: list[str] | None = None) -> int:

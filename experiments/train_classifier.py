@@ -24,7 +24,7 @@ from jaxgan.errors import UserError
 @dataclasses.dataclass(frozen=True)
 class Config:
     seed: int = cli.flag(0, "PRNG seed")
-    epochs: int = cli.flag(6, "passes over the training set")
+    epochs: int = cli.flag(11, "passes over the training set")
     batch_size: int = cli.flag(128, "images per step")
     learning_rate: float = cli.flag(3e-3, "peak Adam learning rate (cosine decay to 0)")
     out: str = cli.flag(str(classifier.WEIGHTS), "where to write the weights (npz)")

@@ -50,6 +50,9 @@ def _import_tfds():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     import tensorflow_datasets as tfds
+    from absl import logging
+
+    logging.set_verbosity(logging.ERROR)  # tfds' info-level chatter would bury our one-line errors
 
     tf.config.set_visible_devices([], "GPU")
     return tfds
