@@ -5,7 +5,10 @@ Only experiments parse argv; the library takes config values as arguments.
 
 import argparse
 import dataclasses
+import logging
 import sys
+import tempfile
+from pathlib import Path
 
 from jaxgan.errors import UserError
 
@@ -30,9 +33,33 @@ def parse(config_cls, argv: list[str] | None = None, description: str = ""):
 
 
 def run(main, *args) -> int:
-    """Calls ``main``; a UserError becomes ``error: ...`` on stderr and exit code 2."""
+    """Calls ``main``; a UserError becomes ``error: ...`` on stderr and exit code 2.
+
+    Library chatter on the absl logger (orbax, tfds) below ERROR is hidden: our
+    own messages say what matters, in one line.
+    """
+    logging.getLogger("absl").setLevel(logging.ERROR)
     try:
         return main(*args) or 0
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def check_writable(folder: Path) -> None:
+    """UserError unless ``folder`` exists as a writable folder or could be created.
+
+    Tried by creating (and at once deleting) a temporary file in the folder or
+    its nearest existing parent, which also catches read-only file systems and
+    cases where permission bits say nothing (root).
+    """
+    existing = Path(folder).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot write to {folder}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        raise UserError(f"cannot write to {folder}: {e.strerror or e}") from e

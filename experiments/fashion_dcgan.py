@@ -145,9 +145,24 @@ class _StopRequest:
         self.signal = signal.Signals(signum).name
 
 
+def warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def prepare_workdir(cfg: Config, workdir: Path, wipe: bool) -> None:
+    """Deletes an old run (--overwrite) and writes config.json, atomically; called once the inputs are known good."""
+    if wipe:
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_tmp = workdir / "config.json.tmp"
+    config_tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    config_tmp.replace(workdir / "config.json")
+
+
 def train(cfg: Config) -> int:
     validate(cfg)
     workdir = workdir_of(cfg)
+    cli.check_writable(workdir)
     wipe = check_workdir(cfg, workdir)
     split = f"train[:{cfg.num_train}]" if cfg.num_train else "train"
     train_images = data.load_split("fashion_mnist", split, cfg.data_dir or None, cfg.manual_dir or None)["image"]
@@ -161,22 +176,14 @@ def train(cfg: Config) -> int:
         test_images = data.load_split("fashion_mnist", "test", cfg.data_dir or None, cfg.manual_dir or None)["image"]
         fast = FastMetrics(test_images, kid_subsets=50)
 
-    # Only now that the inputs are known good is anything written (or an old run deleted).
-    if wipe:
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    config_tmp = workdir / "config.json.tmp"
-    config_tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
-    config_tmp.replace(workdir / "config.json")
-
-    state = build_state(cfg)
+    prepare_workdir(cfg, workdir, wipe)
     mngr = checkpoint.manager(workdir / "checkpoints")
-    if mngr.latest_step() is not None:
-        state = checkpoint.restore(mngr, state)
-        print(f"resumed from step {int(state.step)} in {workdir}", flush=True)
+    initial = build_state(cfg)
+    state = checkpoint.restore_latest(mngr, initial, warn=warn)
+    state = initial if state is None else state
     start_step = int(state.step)
-    fixed_noise = sample_noise(cfg, NUM_SAMPLES, seed=0)
-    eval_noise = sample_noise(cfg, cfg.eval_samples, seed=1)
+    if start_step:
+        print(f"resumed from step {start_step} in {workdir}", flush=True)
     if start_step >= total_steps:
         print(f"{workdir} is already trained for {cfg.epochs} epochs ({start_step} steps)", flush=True)
         return 0
@@ -195,6 +202,8 @@ def train(cfg: Config) -> int:
     compiled = step_fn.lower(state, images, perm).compile()
     print(f"compiled the train step in {time.perf_counter() - t0:.1f} s", flush=True)
 
+    fixed_noise = sample_noise(cfg, NUM_SAMPLES, seed=0)
+    eval_noise = sample_noise(cfg, cfg.eval_samples, seed=1)
     log = MetricLog(workdir, start_step)
     stop = _StopRequest()
     step = start_step
@@ -219,32 +228,42 @@ def train(cfg: Config) -> int:
                     rate = done * cfg.batch_size / (time.perf_counter() - t_epoch)
                     bar.set_postfix_str(f"{rate:.0f} img/s D {host['disc/loss']:.3f} G {host['gen/loss']:.3f}")
                 bar.update()
-                if stop.signal or step % cfg.checkpoint_every == 0 or step % steps_per_epoch == 0:
+                if step % steps_per_epoch and (stop.signal or step % cfg.checkpoint_every == 0):
                     check_finite(jax.device_get(sums), step)
                     checkpoint.save(mngr, state)
-                if stop.signal:
-                    mngr.wait_until_finished()
-                    print(f"stopped by {stop.signal} at step {step}; checkpoint saved, rerun the command to continue")
-                    return 0
+                if step % steps_per_epoch and stop.signal:
+                    return stopped(mngr, stop, step)
             bar.close()
+            # The epoch's outputs come before its checkpoint: a run killed in between redoes
+            # the end of the epoch and rewrites them, instead of resuming past them.
             seconds = time.perf_counter() - t_epoch
             n = steps_per_epoch - first
             means = {k: v / n for k, v in jax.device_get(sums).items()}
+            check_finite(means, step)
             rate = n * cfg.batch_size / seconds
             record = {**means, "epoch": epoch + 1, "epoch_time_s": seconds, "img_per_s": rate}
             if fast is not None:
                 record.update(eval_metrics(fast, state, eval_noise))
             log.write(step, record)
             write_epoch_outputs(workdir, state, fixed_noise, epoch + 1)
+            checkpoint.save(mngr, state)
             print(
                 f"epoch {epoch + 1}/{cfg.epochs} step {step}: disc/loss {means['disc/loss']:.4f} "
                 f"gen/loss {means['gen/loss']:.4f} D(x) {means['disc/real_prob']:.3f} "
                 f"D(G(z)) {means['disc/fake_prob']:.3f} | {rate:.0f} img/s, {seconds:.1f} s",
                 flush=True,
             )
+            if stop.signal and epoch + 1 < cfg.epochs:
+                return stopped(mngr, stop, step)
     finally:
         mngr.wait_until_finished()
         log.close()
+    return 0
+
+
+def stopped(mngr, stop: _StopRequest, step: int) -> int:
+    mngr.wait_until_finished()
+    print(f"stopped by {stop.signal} at step {step}; checkpoint saved, rerun the command to continue", flush=True)
     return 0
 
 

@@ -47,10 +47,11 @@ def load_run(workdir: Path):
     fields = {f.name for f in dataclasses.fields(trainer.Config)}
     saved = json.loads(config_path.read_text())
     run_cfg = trainer.Config(**{k: v for k, v in saved.items() if k in fields})
-    mngr = checkpoint.manager(ckpt_dir)
-    if mngr.latest_step() is None:
+    mngr = checkpoint.manager(ckpt_dir, read_only=True)
+    state = checkpoint.restore_latest(mngr, trainer.build_state(run_cfg), warn=trainer.warn, set_aside=False)
+    if state is None:
         raise UserError(f"{workdir} has no checkpoint yet")
-    return run_cfg, checkpoint.restore(mngr, trainer.build_state(run_cfg))
+    return run_cfg, state
 
 
 def draw(run_cfg: trainer.Config, state, num: int, seed: int) -> np.ndarray:

@@ -1,13 +1,22 @@
-"""Orbax checkpoints of a GANState.
+"""Orbax checkpoints of a GANState, verified on restore.
 
 Only the array leaves are saved; the modules and optimizers come from the
 config, so a checkpoint restores into a state built the same way. The PRNG key
 is stored as its raw uint32 data.
+
+Orbax writes each step under a temporary name and renames it when complete,
+so a process killed mid-write leaves no half checkpoint under a step's name.
+That does not protect against a disk that later truncates or flips bytes, so
+each checkpoint also records the SHA-256 of its arrays; ``restore_latest``
+checks it and falls back to the newest checkpoint that reads back intact.
 """
 
+import hashlib
+import time
 from pathlib import Path
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxgan.errors import UserError
@@ -16,6 +25,10 @@ from jaxgan.state import GANState
 _ARRAY_FIELDS = (
     "step", "gen_params", "gen_batch_stats", "disc_params", "gen_opt_state", "disc_opt_state",
 )  # fmt: skip
+
+
+class CorruptCheckpointError(Exception):
+    """A checkpoint that exists but cannot be read back as it was written."""
 
 
 def _to_tree(state: GANState) -> dict:
@@ -29,40 +42,107 @@ def _from_tree(tree: dict, like: GANState) -> GANState:
     return like.replace(key=jax.random.wrap_key_data(tree["key"]), **fields)
 
 
-def manager(directory: str | Path, max_to_keep: int = 3) -> ocp.CheckpointManager:
-    """A manager over ``directory``; orbax writes each step to a temporary name, then renames it."""
-    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+def _named_leaves(tree) -> list[tuple[str, object]]:
+    """(name, leaf) pairs, named as orbax names them ('gen_params.Dense_0.kernel')."""
+
+    def name(path):
+        return ".".join(str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k)))) for k in path)
+
+    return [(name(path), leaf) for path, leaf in jax.tree.leaves_with_path(tree)]
+
+
+def _digest(tree) -> str:
+    """SHA-256 over every leaf's name, dtype, shape and bytes."""
+    h = hashlib.sha256()
+    for name, leaf in sorted(_named_leaves(jax.device_get(tree)), key=lambda item: item[0]):
+        leaf = np.ascontiguousarray(leaf)
+        h.update(f"{name}:{leaf.dtype}:{leaf.shape}".encode())
+        h.update(leaf.tobytes())
+    return h.hexdigest()
+
+
+def manager(directory: str | Path, max_to_keep: int = 3, read_only: bool = False) -> ocp.CheckpointManager:
+    """A manager over ``directory``.
+
+    A writer (the trainer) removes the leftovers of writes cut short when it
+    opens; a reader (generate, evaluate) touches nothing, so it is safe to use
+    while a run is training.
+    """
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep, create=not read_only, cleanup_tmp_directories=not read_only, read_only=read_only
+    )
     return ocp.CheckpointManager(
         Path(directory).absolute(), options=options, item_handlers=ocp.StandardCheckpointHandler()
     )
 
 
 def save(mngr: ocp.CheckpointManager, state: GANState) -> None:
-    step = int(state.step)
-    mngr.save(step, args=ocp.args.StandardSave(_to_tree(state)))
-
-
-def _shapes(tree) -> dict[str, tuple]:
-    """Leaf name (as orbax names them, 'gen_params.Dense_0.kernel') -> shape."""
-
-    def name(path):
-        return ".".join(str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k)))) for k in path)
-
-    return {name(path): tuple(leaf.shape) for path, leaf in jax.tree.leaves_with_path(tree)}
+    tree = jax.device_get(_to_tree(state))  # host copies: the caller may donate the state next step
+    mngr.save(int(state.step), args=ocp.args.StandardSave(tree), custom_metadata={"sha256": _digest(tree)})
 
 
 def restore(mngr: ocp.CheckpointManager, like: GANState, step: int | None = None) -> GANState:
     """Restores ``step`` (default: latest) into the structure of ``like``.
 
     Raises UserError, before reading any array, when the checkpoint's arrays do
-    not fit ``like`` (another architecture or noise size).
+    not fit ``like`` (another architecture or noise size), and CorruptCheckpointError
+    when the checkpoint cannot be read or its arrays do not hash to the digest
+    recorded at save time.
     """
     step = mngr.latest_step() if step is None else step
-    expected = _shapes(_to_tree(like))
-    stored = _shapes(mngr.item_metadata(step))
+    try:
+        stored = {name: tuple(leaf.shape) for name, leaf in _named_leaves(mngr.item_metadata(step))}
+    except Exception as e:
+        raise CorruptCheckpointError(f"checkpoint {step} in {mngr.directory}: unreadable metadata ({e!r:.200})") from e
+    expected = {name: tuple(leaf.shape) for name, leaf in _named_leaves(_to_tree(like))}
     if stored != expected:
         diff = sorted(set(stored.items()) ^ set(expected.items()))[0][0]
         raise UserError(f"checkpoint {step} in {mngr.directory} does not fit this model (first difference: {diff})")
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_tree(like))
-    tree = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+    try:
+        tree = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+        recorded = (mngr.metadata(step).custom_metadata or {}).get("sha256")
+    except Exception as e:
+        raise CorruptCheckpointError(f"checkpoint {step} in {mngr.directory}: unreadable ({e!r:.200})") from e
+    if recorded is None:  # its metadata was lost (a write cut short, or damage): nothing to verify against
+        raise CorruptCheckpointError(f"checkpoint {step} in {mngr.directory}: no checksum recorded")
+    if _digest(tree) != recorded:
+        raise CorruptCheckpointError(f"checkpoint {step} in {mngr.directory}: arrays differ from what was saved")
     return _from_tree(tree, like)
+
+
+def restore_latest(mngr: ocp.CheckpointManager, like: GANState, warn=print, set_aside: bool = True) -> GANState | None:
+    """The newest checkpoint that reads back intact, or None when there is none at all.
+
+    Each corrupt newer checkpoint gets a warning and, with ``set_aside``, is
+    moved to ``<checkpoints>/../corrupt_checkpoints`` (kept for inspection, out
+    of the way of the steps a resumed run will save). A checkpoint that does not fit ``like`` counts as
+    corrupt when an older one fits (one run never changes shape); when none
+    fits, the UserError says that the workdir holds another model. When every
+    checkpoint is corrupt, nothing is moved and UserError says so.
+    """
+    corrupt, misfit = [], None
+    for step in reversed(mngr.all_steps()):
+        try:
+            state = restore(mngr, like, step)
+        except (CorruptCheckpointError, UserError) as e:
+            if isinstance(e, UserError):
+                misfit = misfit or e
+            warn(f"warning: {e}")
+            corrupt.append(step)
+            continue
+        if corrupt and set_aside:
+            aside = Path(str(mngr.directory)).parent / "corrupt_checkpoints"
+            aside.mkdir(exist_ok=True)
+            for bad in corrupt:
+                Path(str(mngr.directory), str(bad)).rename(aside / f"{bad}-{time.strftime('%Y%m%d-%H%M%S')}")
+            mngr.reload()
+            warn(f"warning: fell back to checkpoint {step}; the corrupt ones are moved to {aside}")
+        return state
+    if misfit:
+        raise misfit
+    if corrupt:
+        raise UserError(
+            f"no intact checkpoint in {mngr.directory} (corrupt: {sorted(corrupt)}); move it away to start over"
+        )
+    return None

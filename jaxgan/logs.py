@@ -1,6 +1,7 @@
 """Metric logging: ``metrics.jsonl`` (one JSON object a line) and TensorBoard."""
 
 import json
+import math
 from pathlib import Path
 
 from tensorboardX import SummaryWriter
@@ -11,14 +12,17 @@ class MetricLog:
 
     On resume from step ``start_step``, records past that step (written by the
     interrupted run after its last checkpoint) are dropped from both, so the
-    log of a resumed run reads like that of an uninterrupted one.
+    log of a resumed run reads like that of an uninterrupted one. So is a last
+    line torn by a process killed mid-write.
     """
 
     def __init__(self, workdir: Path, start_step: int):
         self.path = workdir / "metrics.jsonl"
         if self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= start_step]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            kept = [line for line in self.path.read_text().splitlines(keepends=True) if _step(line) <= start_step]
+            tmp = self.path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(kept))
+            tmp.replace(self.path)
         self._file = self.path.open("a")
         self._tb = SummaryWriter(str(workdir / "tensorboard"), purge_step=start_step + 1 if start_step else None)
 
@@ -33,3 +37,11 @@ class MetricLog:
     def close(self) -> None:
         self._file.close()
         self._tb.close()
+
+
+def _step(line: str) -> float:
+    """The step of a complete record; infinity for a torn one (no newline yet, or not JSON)."""
+    try:
+        return json.loads(line)["step"] if line.endswith("\n") else math.inf
+    except json.JSONDecodeError:
+        return math.inf

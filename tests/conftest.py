@@ -1,12 +1,18 @@
 """Shared fixtures. Real data and weights come from ../shared (present on CI); tests that need them skip without."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+# The CLI tests start many short runs of the same programs: a persistent XLA cache (inherited by
+# the subprocesses) compiles each step once per session. It also makes the resume tests cover
+# executables loaded from the cache.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="jaxgan-xla-cache-"))
 
 
 @pytest.fixture(scope="session")

@@ -1,3 +1,5 @@
+import os
+
 import jax
 import optax
 import pytest
@@ -41,3 +43,83 @@ def test_keeps_the_last_three(tmp_path):
         checkpoint.save(mngr, state.replace(step=state.step + step))
     mngr.wait_until_finished()
     assert mngr.all_steps() == [2, 3, 4]
+
+
+def three_checkpoints(tmp_path):
+    """Checkpoints at steps 0, 1, 2 of one state in ``tmp_path/checkpoints``; returns (folder, state)."""
+    state = make_state()
+    folder = tmp_path / "checkpoints"
+    mngr = checkpoint.manager(folder)
+    for step in range(3):
+        checkpoint.save(mngr, state.replace(step=state.step + step))
+    mngr.wait_until_finished()
+    return folder, state
+
+
+def largest_file(folder):
+    return max((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+
+
+def truncate(path):
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def flip_bytes(path):
+    with path.open("r+b") as f:
+        f.seek(path.stat().st_size // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def blank_metadata(path):
+    path.write_text("")
+
+
+@pytest.mark.parametrize("damage", [truncate, flip_bytes, blank_metadata])
+def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, damage):
+    folder, state = three_checkpoints(tmp_path)
+    damage(largest_file(folder / "2") if damage is not blank_metadata else folder / "2" / "_CHECKPOINT_METADATA")
+    warnings = []
+    restored = checkpoint.restore_latest(checkpoint.manager(folder), make_state(), warn=warnings.append)
+    assert int(restored.step) == 1
+    assert_trees_equal(restored, state.replace(step=state.step + 1))
+    assert "checkpoint 2" in warnings[0] and "fell back to checkpoint 1" in warnings[-1]
+    assert sorted(p.name for p in folder.iterdir()) == ["0", "1"]
+    [aside] = (tmp_path / "corrupt_checkpoints").iterdir()
+    assert aside.name.startswith("2-")
+    # Training on saves step 2 again, where the corrupt one was.
+    mngr = checkpoint.manager(folder)
+    checkpoint.save(mngr, restored.replace(step=restored.step + 1))
+    mngr.wait_until_finished()
+    assert mngr.all_steps() == [0, 1, 2]
+
+
+def test_a_reader_does_not_move_corrupt_checkpoints(tmp_path):
+    folder, _ = three_checkpoints(tmp_path)
+    flip_bytes(largest_file(folder / "2"))
+    mngr = checkpoint.manager(folder, read_only=True)
+    restored = checkpoint.restore_latest(mngr, make_state(), warn=lambda _: None, set_aside=False)
+    assert int(restored.step) == 1
+    assert sorted(p.name for p in folder.iterdir()) == ["0", "1", "2"]
+
+
+def test_no_intact_checkpoint_left_is_a_clear_error_and_moves_nothing(tmp_path):
+    folder, _ = three_checkpoints(tmp_path)
+    for step in "012":
+        truncate(largest_file(folder / step))
+    with pytest.raises(UserError, match=r"no intact checkpoint .*\[0, 1, 2\]"):
+        checkpoint.restore_latest(checkpoint.manager(folder), make_state(), warn=lambda _: None)
+    assert sorted(p.name for p in folder.iterdir()) == ["0", "1", "2"]
+    assert not (tmp_path / "corrupt_checkpoints").exists()
+
+
+def test_checkpoints_of_another_model_are_not_taken_for_corrupt_ones(tmp_path):
+    folder, _ = three_checkpoints(tmp_path)
+    with pytest.raises(UserError, match="does not fit this model"):
+        checkpoint.restore_latest(checkpoint.manager(folder), make_state(noise_dim=64), warn=lambda _: None)
+    assert sorted(p.name for p in folder.iterdir()) == ["0", "1", "2"]
+
+
+def test_an_empty_folder_has_no_checkpoint(tmp_path):
+    assert checkpoint.restore_latest(checkpoint.manager(tmp_path), make_state()) is None

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from benchmarks import fault_trials
 from experiments import fashion_dcgan as trainer
 from experiments import generate as gen
 from jaxgan import checkpoint
@@ -28,6 +30,9 @@ TINY = [
     "--eval-samples",
     "64",
 ]
+# For runs compared with the reference only by state and per-step records: the per-epoch
+# evaluation (a flag that does not change the run) costs each of them ~10 s.
+NO_EVAL = [*TINY, "--eval-samples", "0"]
 
 
 def command(module, *args):
@@ -85,7 +90,7 @@ def test_tiny_run_writes_every_output(reference_run):
 
 
 def test_killed_and_resumed_run_is_bit_identical(reference_run, tmp_path, data_dir, manual_dir):
-    args = ["--workdir", tmp_path, "--epochs", 2, *TINY, "--data-dir", data_dir]
+    args = ["--workdir", tmp_path, "--epochs", 2, *NO_EVAL, "--data-dir", data_dir]
     env = {**os.environ, "JAXGAN_MANUAL_DIR": manual_dir}
     proc = subprocess.Popen(command("fashion_dcgan", *args), cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     metrics = tmp_path / "metrics.jsonl"
@@ -101,10 +106,67 @@ def test_killed_and_resumed_run_is_bit_identical(reference_run, tmp_path, data_d
 
 
 def test_larger_epochs_continues_a_finished_run(reference_run, tmp_path, data_dir, manual_dir):
-    run("fashion_dcgan", "--workdir", tmp_path, "--epochs", 1, *TINY, data_dir=data_dir, manual_dir=manual_dir)
+    run("fashion_dcgan", "--workdir", tmp_path, "--epochs", 1, *NO_EVAL, data_dir=data_dir, manual_dir=manual_dir)
     assert int(final_state(tmp_path).step) == 4
-    run("fashion_dcgan", "--workdir", tmp_path, "--epochs", 2, *TINY, data_dir=data_dir, manual_dir=manual_dir)
+    run("fashion_dcgan", "--workdir", tmp_path, "--epochs", 2, *NO_EVAL, data_dir=data_dir, manual_dir=manual_dir)
     assert_same_run(reference_run, tmp_path)
+
+
+def test_kill_9_trials_end_bit_identical(reference_run, tmp_path, data_dir, manual_dir, monkeypatch):
+    """Two trials of benchmarks/fault_trials.py (it runs 20 with -m slow): one kill at a random
+    moment, one the instant a checkpoint write is under way; each rerun must match the reference."""
+    monkeypatch.setenv("JAXGAN_MANUAL_DIR", manual_dir)
+    args = ["--epochs", "2", *map(str, NO_EVAL), "--checkpoint-every", "1", "--data-dir", data_dir]
+    counts = fault_trials.run_trials(reference_run, tmp_path, args, trials=2, kills=1, train_seconds=3.0)
+    assert counts["failed"] == 0 and counts["bit_identical"] == counts["trials"] == 2, counts
+
+
+@pytest.mark.slow
+def test_twenty_kill_9_trials(tmp_path, manual_dir, monkeypatch):
+    monkeypatch.setenv("JAXGAN_MANUAL_DIR", manual_dir)
+    reference = tmp_path / "reference"
+    seconds = fault_trials.timed_run(reference, fault_trials.SMALL)
+    counts = fault_trials.run_trials(reference, tmp_path, fault_trials.SMALL, trials=20, kills=2, train_seconds=seconds)
+    assert counts["failed"] == 0 and counts["bit_identical"] == counts["trials"] == 20, counts
+    assert counts["partial_writes"] > 0, counts  # some kills did land inside a checkpoint write
+
+
+def test_a_corrupt_latest_checkpoint_is_skipped_with_a_warning(reference_run, tmp_path, data_dir, manual_dir):
+    run("fashion_dcgan", "--workdir", tmp_path, "--epochs", 1, *NO_EVAL, data_dir=data_dir, manual_dir=manual_dir)
+    latest = tmp_path / "checkpoints" / "4"
+    biggest = max((p for p in latest.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    os.truncate(biggest, biggest.stat().st_size // 2)
+    proc = run(
+        "fashion_dcgan", "--workdir", tmp_path, "--epochs", 2, *NO_EVAL, data_dir=data_dir, manual_dir=manual_dir
+    )
+    assert "warning: checkpoint 4" in proc.stderr and "fell back to checkpoint 3" in proc.stderr
+    assert "resumed from step 3" in proc.stdout
+    assert_same_run(reference_run, tmp_path)
+    assert [p.name.split("-")[0] for p in (tmp_path / "corrupt_checkpoints").iterdir()] == ["4"]
+
+
+def read_only_folder(tmp_path):
+    if os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir(mode=0o555)
+        return folder
+    if os.path.isdir("/sys"):  # root ignores permission bits; sysfs refuses new files even to root
+        return "/sys"
+    pytest.skip("no folder this user cannot write to")
+
+
+@pytest.mark.parametrize("where", ["under a file", "read-only"])
+def test_an_unwritable_workdir_fails_with_one_line(tmp_path, where):
+    if where == "under a file":
+        (tmp_path / "file").write_text("")
+        workdir = tmp_path / "file" / "run"
+    else:
+        workdir = os.path.join(read_only_folder(tmp_path), "jaxgan-run")
+    proc = run("fashion_dcgan", "--workdir", workdir, check=False)
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot write to {workdir}")
+    assert not os.path.exists(workdir)
 
 
 def test_another_config_in_the_workdir_is_refused(reference_run):
@@ -141,6 +203,25 @@ def test_generate_is_deterministic(reference_run, tmp_path):
     assert images.shape == (10, 28, 28, 1) and images.dtype == np.uint8
     gen.main(["--workdir", str(reference_run), "--num", "10", "--seed", "4", "--out", str(tmp_path / "c.npz")])
     assert not np.array_equal(np.load(tmp_path / "c.npz")["images"], images)
+
+
+def test_batch_larger_than_the_training_set_fails_with_one_line(tmp_path, data_dir, manual_dir):
+    args = ["--workdir", tmp_path / "w", "--num-train", 100, "--batch-size", 128]
+    proc = run("fashion_dcgan", *args, data_dir=data_dir, manual_dir=manual_dir, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["error: --batch-size 128 is larger than the training set (100 images)"]
+    assert not (tmp_path / "w").exists()
+
+
+def test_generate_from_a_checkpoint_of_another_model_fails_clearly(reference_run, tmp_path, capsys):
+    shutil.copytree(reference_run, tmp_path / "run")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    (tmp_path / "run" / "config.json").write_text(json.dumps({**config, "noise_dim": 64}))
+    assert gen.main(["--workdir", str(tmp_path / "run"), "--out", str(tmp_path / "x.png")]) == 2
+    assert "does not fit this model (first difference: gen_" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+    listing = sorted(p.name for p in (reference_run / "checkpoints").iterdir())
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == listing
 
 
 def test_generate_on_an_empty_workdir_fails_clearly(tmp_path):
