@@ -13,7 +13,6 @@ import shutil
 import signal
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import jax
@@ -23,7 +22,7 @@ import optax
 from tqdm import tqdm
 
 from experiments import cli
-from jaxgan import checkpoint, data, models, plots, steps
+from jaxgan import checkpoint, data, models, parallel, plots, steps
 from jaxgan.errors import UserError
 from jaxgan.evaluation import FastMetrics
 from jaxgan.logs import MetricLog
@@ -50,13 +49,19 @@ class Config:
         os.environ.get("JAXGAN_MANUAL_DIR", ""),
         "folder with the four official *-ubyte.gz files, for machines without internet (env JAXGAN_MANUAL_DIR)",
     )
+    dtype: str = cli.flag("float32", "compute dtype: float32, or bfloat16 (parameters and Adam stay float32)")
+    distributed: bool = cli.flag(
+        False, "multi-process run (TPU pod slice, GPU cluster): jax.distributed.initialize() with auto-detection"
+    )
     overwrite: bool = cli.flag(False, "delete a run with a different config in the workdir and start over")
 
 
 # Fields that may change between invocations on one workdir without making it another run.
 RESUMABLE_FIELDS = (
     "epochs", "workdir", "checkpoint_every", "log_every", "eval_samples", "data_dir", "manual_dir", "overwrite",
+    "distributed",
 )  # fmt: skip
+DTYPES = ("float32", "bfloat16")
 
 
 def workdir_of(cfg: Config) -> Path:
@@ -71,6 +76,8 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--learning-rate must be positive, got {cfg.learning_rate}")
     if not 0 <= cfg.beta1 < 1:
         raise UserError(f"--beta1 must be in [0, 1), got {cfg.beta1}")
+    if cfg.dtype not in DTYPES:
+        raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
     for name in ("num_train", "eval_samples"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name.replace('_', '-')} must be 0 (see --help) or positive, got {getattr(cfg, name)}")
@@ -81,9 +88,10 @@ def check_workdir(cfg: Config, workdir: Path) -> bool:
     path = workdir / "config.json"
     if not path.exists():
         return False
-    old = json.loads(path.read_text())
+    defaults = dataclasses.asdict(Config())  # a field added since the run started has its default there
+    old = {**defaults, **json.loads(path.read_text())}
     new = dataclasses.asdict(cfg)
-    differ = [k for k in new if k not in RESUMABLE_FIELDS and old.get(k) != new[k]]
+    differ = [k for k in new if k not in RESUMABLE_FIELDS and old[k] != new[k]]
     if differ and not cfg.overwrite:
         changes = ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in differ)
         raise UserError(f"{workdir} holds a run with another config ({changes}); pass --overwrite to start over")
@@ -94,7 +102,9 @@ def build_state(cfg: Config, image_shape=(28, 28, 1)) -> GANState:
     """The initial state of run ``cfg`` (also the template a checkpoint restores into)."""
     init_key = jax.random.fold_in(jax.random.key(cfg.seed), 0)
     tx = optax.adam(cfg.learning_rate, b1=cfg.beta1)
-    return create_state(init_key, models.Generator(), models.Discriminator(), tx, tx, cfg.noise_dim, image_shape)
+    dtype = jnp.dtype(cfg.dtype)
+    gen, disc = models.Generator(dtype=dtype), models.Discriminator(dtype=dtype)
+    return create_state(init_key, gen, disc, tx, tx, cfg.noise_dim, image_shape)
 
 
 def data_key(cfg: Config) -> jax.Array:
@@ -118,10 +128,11 @@ def draw_images(state: GANState, z: jax.Array, batch: int = 500) -> np.ndarray:
     return np.concatenate([np.asarray(sample_images(state, z[i : i + batch])) for i in range(0, len(z), batch)])
 
 
-def write_epoch_outputs(workdir: Path, state: GANState, fixed_noise: jax.Array, epoch: int) -> None:
+def write_epoch_outputs(workdir: Path, grid_images: np.ndarray, epoch: int) -> None:
+    """The epoch's sample grid, the progression GIF and the curves so far."""
     samples = workdir / "samples"
     samples.mkdir(exist_ok=True)
-    plots.save_grid(draw_images(state, fixed_noise), samples / f"epoch_{epoch:03d}.png", scale=2)
+    plots.save_grid(grid_images, samples / f"epoch_{epoch:03d}.png", scale=2)
     plots.save_gif(sorted(samples.glob("epoch_*.png")), workdir / "progression.gif")
     plots.save_loss_curves(workdir / "metrics.jsonl", workdir / "loss_curves.png")
     plots.save_metric_curves(workdir / "metrics.jsonl", workdir / "metrics_curves.png")
@@ -161,6 +172,12 @@ def prepare_workdir(cfg: Config, workdir: Path, wipe: bool) -> None:
 
 def train(cfg: Config) -> int:
     validate(cfg)
+    if cfg.distributed:
+        parallel.initialize_distributed()
+    mesh = parallel.make_mesh()
+    if cfg.batch_size % mesh.size:
+        raise UserError(f"--batch-size {cfg.batch_size} does not split evenly over {mesh.size} devices")
+    lead = jax.process_index() == 0  # the one process that writes files in a multi-process run
     workdir = workdir_of(cfg)
     cli.check_writable(workdir)
     wipe = check_workdir(cfg, workdir)
@@ -176,10 +193,11 @@ def train(cfg: Config) -> int:
         test_images = data.load_split("fashion_mnist", "test", cfg.data_dir or None, cfg.manual_dir or None)["image"]
         fast = FastMetrics(test_images, kid_subsets=50)
 
-    prepare_workdir(cfg, workdir, wipe)
+    if lead:
+        prepare_workdir(cfg, workdir, wipe)
     mngr = checkpoint.manager(workdir / "checkpoints")
-    initial = build_state(cfg)
-    state = checkpoint.restore_latest(mngr, initial, warn=warn)
+    initial = parallel.put_replicated(build_state(cfg), mesh)
+    state = checkpoint.restore_latest(mngr, initial, warn=warn, set_aside=lead)
     state = initial if state is None else state
     start_step = int(state.step)
     if start_step:
@@ -188,14 +206,10 @@ def train(cfg: Config) -> int:
         print(f"{workdir} is already trained for {cfg.epochs} epochs ({start_step} steps)", flush=True)
         return 0
 
-    images = jax.device_put(train_images)  # [N, 28, 28, 1] uint8, on the device once
+    images = parallel.put_replicated(train_images, mesh)  # [N, 28, 28, 1] uint8, on every device once
     key = data_key(cfg)
-    permutation = jax.jit(data.epoch_permutation, static_argnums=2)
-
-    @partial(jax.jit, donate_argnums=0)
-    def step_fn(state, images, perm):
-        batch = data.batch_at(images, perm, state.step % steps_per_epoch, cfg.batch_size)
-        return steps.train_step(state, batch)
+    permutation = jax.jit(data.epoch_permutation, static_argnums=2, out_shardings=parallel.replicated(mesh))
+    step_fn = jax.jit(parallel.epoch_step(steps.train_step, mesh, steps_per_epoch, cfg.batch_size), donate_argnums=0)
 
     t0 = time.perf_counter()
     perm = permutation(key, start_step // steps_per_epoch, num_images)
@@ -204,7 +218,7 @@ def train(cfg: Config) -> int:
 
     fixed_noise = sample_noise(cfg, NUM_SAMPLES, seed=0)
     eval_noise = sample_noise(cfg, cfg.eval_samples, seed=1)
-    log = MetricLog(workdir, start_step)
+    log = MetricLog(workdir, start_step) if lead else None
     stop = _StopRequest()
     step = start_step
     try:
@@ -224,7 +238,8 @@ def train(cfg: Config) -> int:
                 if step % cfg.log_every == 0:
                     host = jax.device_get(metrics)
                     check_finite(host, step)
-                    log.write(step, host)
+                    if log:
+                        log.write(step, host)
                     rate = done * cfg.batch_size / (time.perf_counter() - t_epoch)
                     bar.set_postfix_str(f"{rate:.0f} img/s D {host['disc/loss']:.3f} G {host['gen/loss']:.3f}")
                 bar.update()
@@ -244,8 +259,10 @@ def train(cfg: Config) -> int:
             record = {**means, "epoch": epoch + 1, "epoch_time_s": seconds, "img_per_s": rate}
             if fast is not None:
                 record.update(eval_metrics(fast, state, eval_noise))
-            log.write(step, record)
-            write_epoch_outputs(workdir, state, fixed_noise, epoch + 1)
+            images_grid = draw_images(state, fixed_noise)
+            if log:
+                log.write(step, record)
+                write_epoch_outputs(workdir, images_grid, epoch + 1)
             checkpoint.save(mngr, state)
             print(
                 f"epoch {epoch + 1}/{cfg.epochs} step {step}: disc/loss {means['disc/loss']:.4f} "
@@ -257,7 +274,8 @@ def train(cfg: Config) -> int:
                 return stopped(mngr, stop, step)
     finally:
         mngr.wait_until_finished()
-        log.close()
+        if log:
+            log.close()
     return 0
 
 

@@ -83,9 +83,9 @@ class ConvTranspose(nn.Module):
         return conv_transpose(x, kernel, self.strides)
 
 
-def _FlaxConvTranspose(features, kernel_size, strides):  # noqa: N802
+def _FlaxConvTranspose(features, kernel_size, strides, dtype=None):  # noqa: N802
     return nn.ConvTranspose(
-        features, kernel_size, strides, use_bias=False, kernel_init=nn.initializers.xavier_uniform()
+        features, kernel_size, strides, use_bias=False, kernel_init=nn.initializers.xavier_uniform(), dtype=dtype
     )
 
 
@@ -94,25 +94,32 @@ class Generator(nn.Module):
 
     Keras defaults are kept where the tutorial relies on them: Glorot-uniform
     kernels, BatchNorm momentum 0.99 and epsilon 1e-3.
+
+    ``dtype`` is the compute dtype of the dense and convolution layers
+    (``jnp.bfloat16`` for mixed precision); parameters, BatchNorm and the
+    output stay float32.
     """
 
     negative_slope: float = 0.3
     # False swaps in nn.ConvTranspose (same function, slow backward on XLA:CPU);
     # kept for the throughput benchmark and the equivalence tests.
     fast_conv_transpose: bool = True
+    dtype: jnp.dtype = jnp.float32
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
-        convt = ConvTranspose if self.fast_conv_transpose else _FlaxConvTranspose
-        norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.99, epsilon=1e-3)  # noqa: E731
+        convt = partial(ConvTranspose if self.fast_conv_transpose else _FlaxConvTranspose, dtype=self.dtype)
+        norm = lambda: nn.BatchNorm(  # noqa: E731
+            use_running_average=not train, momentum=0.99, epsilon=1e-3, dtype=jnp.float32
+        )
         act = lambda h: nn.leaky_relu(h, self.negative_slope)  # noqa: E731
-        h = nn.Dense(7 * 7 * 256, use_bias=False, kernel_init=nn.initializers.xavier_uniform())(z)
-        h = act(norm()(h))
+        dense = nn.Dense(7 * 7 * 256, use_bias=False, kernel_init=nn.initializers.xavier_uniform(), dtype=self.dtype)
+        h = act(norm()(dense(z)))
         h = h.reshape(z.shape[0], 7, 7, 256)  # [B, 7, 7, 256]
         h = act(norm()(convt(128, (5, 5), (1, 1))(h)))  # [B, 7, 7, 128]
         h = act(norm()(convt(64, (5, 5), (2, 2))(h)))  # [B, 14, 14, 64]
         h = convt(1, (5, 5), (2, 2))(h)  # [B, 28, 28, 1]
-        return jnp.tanh(h)
+        return jnp.tanh(h.astype(jnp.float32))
 
 
 class Discriminator(nn.Module):
@@ -120,14 +127,15 @@ class Discriminator(nn.Module):
 
     negative_slope: float = 0.3
     dropout_rate: float = 0.3
+    dtype: jnp.dtype = jnp.float32  # compute dtype; parameters and the logit stay float32
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         init = nn.initializers.xavier_uniform()
         h = x
         for features in (64, 128):
-            h = nn.Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=init)(h)
+            h = nn.Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=init, dtype=self.dtype)(h)
             h = nn.leaky_relu(h, self.negative_slope)
             h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
         h = h.reshape(h.shape[0], -1)  # [B, 7 * 7 * 128]
-        return nn.Dense(1, kernel_init=init)(h)[:, 0]
+        return nn.Dense(1, kernel_init=init, dtype=self.dtype)(h)[:, 0].astype(jnp.float32)

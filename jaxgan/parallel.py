@@ -17,11 +17,17 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxgan import data
+
 AXIS = "data"
 
 
 def initialize_distributed(**kwargs) -> None:
-    """``jax.distributed.initialize`` (cluster auto-detection on TPU pods, SLURM, Open MPI, or kwargs)."""
+    """``jax.distributed.initialize`` (cluster auto-detection on TPU pods, SLURM, Open MPI, or kwargs).
+
+    CPU processes talk over gloo; TPU and GPU backends bring their own collectives.
+    """
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(**kwargs)
 
 
@@ -40,17 +46,38 @@ def batch_spec(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec(AXIS))
 
 
-def check_batch_size(batch_size: int, mesh: Mesh) -> None:
-    if batch_size % mesh.size:
-        raise ValueError(f"batch size {batch_size} does not divide evenly over {mesh.size} devices")
-
-
 def put_replicated(tree, mesh: Mesh):
-    """Host arrays (the same in every process) -> global arrays with a full copy on every device."""
+    """Arrays that are equal in every process -> global arrays with a full copy on every device.
+
+    Each process fills only its own devices (``device_put`` cannot target
+    another process's devices). Typed PRNG keys travel as their key data.
+    """
     sharding = replicated(mesh)
-    return jax.tree.map(lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda idx: x[idx]), tree)
+
+    def put(x):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(put(jax.random.key_data(x)), impl=jax.random.key_impl(x))
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(put, tree)
 
 
 def shard_batch(batch, mesh: Mesh):
     """Inside a jitted step: lay the batch out along ``data`` (each device computes only its rows)."""
     return jax.lax.with_sharding_constraint(batch, batch_spec(mesh))
+
+
+def epoch_step(train_step, mesh: Mesh, steps_per_epoch: int, batch_size: int):
+    """``(state, images, perm) -> (state, metrics)``: the batch of ``state.step`` in the epoch ordered by
+    ``perm``, gathered from the replicated ``images`` straight into its shards, then ``train_step``.
+
+    Pure and unjitted like ``train_step``; the data position is a function of the step, which is
+    what makes a resumed run continue exactly where it stopped.
+    """
+
+    def step(state, images, perm):
+        batch = data.batch_at(images, perm, state.step % steps_per_epoch, batch_size)
+        return train_step(state, shard_batch(batch, mesh))
+
+    return step

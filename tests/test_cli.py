@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 
@@ -167,6 +168,26 @@ def test_an_unwritable_workdir_fails_with_one_line(tmp_path, where):
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith(f"error: cannot write to {workdir}")
     assert not os.path.exists(workdir)
+
+
+@pytest.mark.slow
+def test_two_process_training_matches_one_process(reference_run, tmp_path, data_dir, manual_dir):
+    """The real CLI as a 2-process job (SLURM-style variables, as a cluster scheduler sets them)."""
+    args = command("fashion_dcgan", "--workdir", tmp_path, "--epochs", 2, *NO_EVAL, "--data-dir", data_dir)
+    procs = []
+    for rank in (0, 1):
+        slurm = {"SLURM_JOB_ID": "4242", "SLURM_STEP_NODELIST": "localhost", "SLURM_NTASKS": "2"}
+        env = {**os.environ, **slurm, "SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank)}
+        env["JAXGAN_MANUAL_DIR"] = manual_dir
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+        procs.append(subprocess.Popen([*args, "--distributed"], cwd=REPO, env=env, **pipes))
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    a, b = final_state(tmp_path), final_state(reference_run)
+    assert int(a.step) == int(b.step) == 8
+    for x, y in zip(jax.tree.leaves(a.gen_params), jax.tree.leaves(b.gen_params), strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-4, rtol=0)
 
 
 def test_another_config_in_the_workdir_is_refused(reference_run):
