@@ -13,6 +13,7 @@ import shutil
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -22,7 +23,7 @@ import optax
 from tqdm import tqdm
 
 from experiments import cli
-from jaxgan import checkpoint, data, models, parallel, plots, steps
+from jaxgan import augment, checkpoint, data, losses, models, parallel, plots, steps
 from jaxgan.errors import UserError
 from jaxgan.evaluation import FastMetrics
 from jaxgan.logs import MetricLog
@@ -49,6 +50,13 @@ class Config:
         os.environ.get("JAXGAN_MANUAL_DIR", ""),
         "folder with the four official *-ubyte.gz files, for machines without internet (env JAXGAN_MANUAL_DIR)",
     )
+    arch: str = cli.flag(
+        "tutorial", "networks: tutorial (TF tutorial, 28x28), dcgan64 or dcgan128 (Radford et al., data resized)"
+    )
+    loss: str = cli.flag("bce", "GAN objective: bce (non-saturating), hinge, lsgan, wgan-gp (jaxgan.losses.LOSSES)")
+    disc_steps: int = cli.flag(1, "discriminator updates per generator update")
+    ema_decay: float = cli.flag(0.0, "decay of a moving average of G's weights used for samples and metrics (0: off)")
+    diffaugment: str = cli.flag("", "DiffAugment transforms for D's inputs, e.g. color,translation,cutout (empty: off)")
     dtype: str = cli.flag("float32", "compute dtype: float32, or bfloat16 (parameters and Adam stay float32)")
     distributed: bool = cli.flag(
         False, "multi-process run (TPU pod slice, GPU cluster): jax.distributed.initialize() with auto-detection"
@@ -62,6 +70,7 @@ RESUMABLE_FIELDS = (
     "distributed",
 )  # fmt: skip
 DTYPES = ("float32", "bfloat16")
+IMAGE_SIZE = {"tutorial": 28, "dcgan64": 64, "dcgan128": 128}
 
 
 def workdir_of(cfg: Config) -> Path:
@@ -76,6 +85,20 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--learning-rate must be positive, got {cfg.learning_rate}")
     if not 0 <= cfg.beta1 < 1:
         raise UserError(f"--beta1 must be in [0, 1), got {cfg.beta1}")
+    if cfg.arch not in IMAGE_SIZE:
+        raise UserError(f"--arch must be one of {', '.join(IMAGE_SIZE)}, got {cfg.arch!r}")
+    if cfg.loss not in losses.LOSSES:
+        raise UserError(f"--loss must be one of {', '.join(losses.LOSSES)}, got {cfg.loss!r}")
+    if cfg.loss == "wgan-gp" and cfg.arch != "tutorial":
+        raise UserError("--loss wgan-gp needs a discriminator without batch normalization: use --arch tutorial")
+    if cfg.disc_steps <= 0:
+        raise UserError(f"--disc-steps must be positive, got {cfg.disc_steps}")
+    if not 0 <= cfg.ema_decay < 1:
+        raise UserError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
+    try:
+        augment.diff_augment(cfg.diffaugment)
+    except ValueError as e:
+        raise UserError(f"--diffaugment: {e}") from None
     if cfg.dtype not in DTYPES:
         raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
     for name in ("num_train", "eval_samples"):
@@ -98,13 +121,33 @@ def check_workdir(cfg: Config, workdir: Path) -> bool:
     return bool(differ)
 
 
-def build_state(cfg: Config, image_shape=(28, 28, 1)) -> GANState:
+def networks(cfg: Config):
+    """(generator, discriminator) of ``cfg.arch``."""
+    dtype = jnp.dtype(cfg.dtype)
+    if cfg.arch == "tutorial":
+        return models.Generator(dtype=dtype), models.Discriminator(dtype=dtype)
+    gen = models.DCGANGenerator(size=IMAGE_SIZE[cfg.arch], dtype=dtype)
+    return gen, models.DCGANDiscriminator(dtype=dtype)
+
+
+def build_state(cfg: Config) -> GANState:
     """The initial state of run ``cfg`` (also the template a checkpoint restores into)."""
     init_key = jax.random.fold_in(jax.random.key(cfg.seed), 0)
     tx = optax.adam(cfg.learning_rate, b1=cfg.beta1)
-    dtype = jnp.dtype(cfg.dtype)
-    gen, disc = models.Generator(dtype=dtype), models.Discriminator(dtype=dtype)
-    return create_state(init_key, gen, disc, tx, tx, cfg.noise_dim, image_shape)
+    size = IMAGE_SIZE[cfg.arch]
+    gen, disc = networks(cfg)
+    return create_state(init_key, gen, disc, tx, tx, cfg.noise_dim, (size, size, 1), ema=cfg.ema_decay > 0)
+
+
+def train_step_of(cfg: Config):
+    """``train_step`` with the run's loss, D steps, EMA and augmentation bound (pure, unjitted)."""
+    return partial(
+        steps.train_step,
+        loss=losses.LOSSES[cfg.loss],
+        disc_steps=cfg.disc_steps,
+        ema_decay=cfg.ema_decay,
+        augment=augment.diff_augment(cfg.diffaugment) if cfg.diffaugment else None,
+    )
 
 
 def data_key(cfg: Config) -> jax.Array:
@@ -209,7 +252,8 @@ def train(cfg: Config) -> int:
     images = parallel.put_replicated(train_images, mesh)  # [N, 28, 28, 1] uint8, on every device once
     key = data_key(cfg)
     permutation = jax.jit(data.epoch_permutation, static_argnums=2, out_shardings=parallel.replicated(mesh))
-    step_fn = jax.jit(parallel.epoch_step(steps.train_step, mesh, steps_per_epoch, cfg.batch_size), donate_argnums=0)
+    epoch_step = parallel.epoch_step(train_step_of(cfg), mesh, steps_per_epoch, cfg.batch_size, IMAGE_SIZE[cfg.arch])
+    step_fn = jax.jit(epoch_step, donate_argnums=0)
 
     t0 = time.perf_counter()
     perm = permutation(key, start_step // steps_per_epoch, num_images)

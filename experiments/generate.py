@@ -3,7 +3,9 @@
     python -m experiments.generate --workdir runs/fashion_dcgan/seed0 --num 64 --seed 1 --out samples.png
 
 ``--out F.png`` writes a grid, ``--out F.npz`` the uint8 array ``images``
-``[N, 28, 28, 1]``. The same arguments give the same bytes.
+``[N, 28, 28, 1]``; ``--interpolate K --out F.gif`` an animation of N latent
+walks, each looping through K random points. The same arguments give the same
+bytes.
 """
 
 import dataclasses
@@ -18,8 +20,10 @@ import numpy as np
 
 from experiments import cli
 from experiments import fashion_dcgan as trainer
-from jaxgan import checkpoint, plots
+from jaxgan import checkpoint, plots, sampling
 from jaxgan.errors import UserError
+
+FRAMES_PER_SEGMENT = 12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +32,9 @@ class Config:
     num: int = cli.flag(64, "number of images")
     seed: int = cli.flag(0, "sampling seed (the noise also depends on the run's own seed)")
     out: str = cli.flag("samples.png", "output file: .png for a grid, .npz for uint8 images [N, H, W, C]")
+    interpolate: int = cli.flag(
+        0, "write a GIF (--out F.gif) of --num latent walks, each looping through this many random points (0: off)"
+    )
 
 
 def save_npz(path: Path, images: np.ndarray) -> None:
@@ -55,21 +62,39 @@ def load_run(workdir: Path):
 
 
 def draw(run_cfg: trainer.Config, state, num: int, seed: int) -> np.ndarray:
-    """``num`` uint8 images ``[num, 28, 28, 1]`` from the noise of (run seed, ``seed``)."""
+    """``num`` uint8 images ``[num, H, W, C]`` from the noise of (run seed, ``seed``)."""
     return trainer.draw_images(state, trainer.sample_noise(run_cfg, num, seed))
+
+
+def interpolation_frames(run_cfg: trainer.Config, state, num: int, points: int, seed: int) -> list[np.ndarray]:
+    """Grids of ``num`` images, one per frame of ``num`` closed latent walks through ``points`` points each."""
+    anchors = trainer.sample_noise(run_cfg, points * num, seed).reshape(points, num, run_cfg.noise_dim)
+    walk = sampling.latent_loop(anchors, FRAMES_PER_SEGMENT)  # [frames, num, noise_dim]
+    images = trainer.draw_images(state, walk.reshape(-1, run_cfg.noise_dim))
+    images = images.reshape(len(walk), num, *images.shape[1:])  # [frames, num, H, W, C]
+    cols = math.ceil(math.sqrt(num))
+    return [plots.image_grid(frame, cols=cols, scale=2) for frame in images]
 
 
 def generate(cfg: Config) -> int:
     out = Path(cfg.out)
-    if out.suffix not in (".png", ".npz"):
-        raise UserError(f"--out must end in .png or .npz, got {cfg.out}")
+    suffixes = (".gif",) if cfg.interpolate else (".png", ".npz")
+    if out.suffix not in suffixes:
+        raise UserError(f"--out must end in {' or '.join(suffixes)}, got {cfg.out}")
     if cfg.num <= 0:
         raise UserError(f"--num must be positive, got {cfg.num}")
+    if cfg.interpolate == 1 or cfg.interpolate < 0:
+        raise UserError(f"--interpolate needs at least 2 points to walk through, got {cfg.interpolate}")
     if not cfg.workdir:
         raise UserError("--workdir is required")
     run_cfg, state = load_run(Path(cfg.workdir))
-    images = draw(run_cfg, state, cfg.num, cfg.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if cfg.interpolate:
+        frames = interpolation_frames(run_cfg, state, cfg.num, cfg.interpolate, cfg.seed)
+        plots.save_animation(frames, out)
+        print(f"wrote {len(frames)} frames of {cfg.num} latent walks from step {int(state.step)} to {out}")
+        return 0
+    images = draw(run_cfg, state, cfg.num, cfg.seed)
     if out.suffix == ".png":
         plots.save_grid(images, out, cols=math.ceil(math.sqrt(cfg.num)))
     else:

@@ -34,11 +34,15 @@ class CorruptCheckpointError(Exception):
 def _to_tree(state: GANState) -> dict:
     tree = {name: getattr(state, name) for name in _ARRAY_FIELDS}
     tree["key"] = jax.random.key_data(state.key)
+    if state.gen_ema_params is not None:  # absent without EMA: such checkpoints keep their old layout
+        tree["gen_ema_params"] = state.gen_ema_params
     return tree
 
 
 def _from_tree(tree: dict, like: GANState) -> GANState:
     fields = {name: tree[name] for name in _ARRAY_FIELDS}
+    if like.gen_ema_params is not None:
+        fields["gen_ema_params"] = tree["gen_ema_params"]
     return like.replace(key=jax.random.wrap_key_data(tree["key"]), **fields)
 
 

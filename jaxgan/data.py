@@ -114,16 +114,20 @@ def epoch_permutation(key: jax.Array, epoch: jax.Array | int, num_examples: int)
     return jax.random.permutation(jax.random.fold_in(key, epoch), num_examples)
 
 
-def batch_at(images: jax.Array, perm: jax.Array, index: jax.Array, batch_size: int) -> dict:
-    """Batch number ``index`` of an epoch whose order is ``perm``.
+def batch_at(images: jax.Array, perm: jax.Array, index: jax.Array, batch_size: int, size: int | None = None) -> dict:
+    """Batch number ``index`` of an epoch whose order is ``perm``, resized to ``size`` x ``size`` if given.
 
     Args:
       images: ``[N, H, W, C]`` uint8, the whole training split on the device.
       perm: ``[N]``, from :func:`epoch_permutation`; the tail that does not
         fill a batch is left out of the epoch.
       index: the batch's position in the epoch, ``step % (N // batch_size)``.
+      size: the side the model wants (bilinear resize on the fly: the stored split stays small).
     Returns:
       ``{"image": [batch_size, H, W, C] float32 in [-1, 1]}``.
     """
     idx = jax.lax.dynamic_slice_in_dim(perm, index * batch_size, batch_size)
-    return {"image": to_model_range(images[idx])}
+    batch = to_model_range(images[idx])
+    if size is not None and batch.shape[1:3] != (size, size):
+        batch = jax.image.resize(batch, (batch_size, size, size, batch.shape[-1]), "bilinear")
+    return {"image": batch}

@@ -139,3 +139,77 @@ class Discriminator(nn.Module):
             h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
         h = h.reshape(h.shape[0], -1)  # [B, 7 * 7 * 128]
         return nn.Dense(1, kernel_init=init, dtype=self.dtype)(h)[:, 0].astype(jnp.float32)
+
+
+class DCGANGenerator(nn.Module):
+    """Radford et al. (2016) generator: noise ``[B, noise_dim]`` -> images ``[B, S, S, channels]`` in [-1, 1].
+
+    A projection to 4x4x(8·width) (the paper's first fractional-strided conv on
+    a 1x1 input is this dense layer), then 4x4 stride-2 transposed convs that
+    double the size and halve the width, BatchNorm + ReLU between, tanh out;
+    N(0, 0.02) weights. ``size`` 64 gives the paper's 4 upsamplings; 128 one more.
+    """
+
+    size: int = 64
+    channels: int = 1
+    width: int = 64
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+        init = nn.initializers.normal(0.02)
+        ups = {64: 4, 128: 5}[self.size]
+        features = self.width * 2 ** (ups - 1)
+        norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=jnp.float32)  # noqa: E731
+        h = nn.Dense(4 * 4 * features, use_bias=False, kernel_init=init, dtype=self.dtype)(z)
+        h = nn.relu(norm()(h.reshape(z.shape[0], 4, 4, features)))  # [B, 4, 4, width * 2^(ups-1)]
+        for _ in range(ups - 1):
+            features //= 2
+            h = nn.relu(norm()(ConvTranspose(features, (4, 4), (2, 2), kernel_init=init, dtype=self.dtype)(h)))
+        h = ConvTranspose(self.channels, (4, 4), (2, 2), kernel_init=init, dtype=self.dtype)(h)  # [B, S, S, C]
+        return jnp.tanh(h.astype(jnp.float32))
+
+
+class BatchOnlyNorm(nn.Module):
+    """BatchNorm that always normalizes with the current batch's moments and keeps no running averages.
+
+    A discriminator is only ever run in training mode (sampling needs only G),
+    so running statistics would be dead weight in the state.
+    """
+
+    epsilon: float = 1e-5
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = x.astype(jnp.float32)
+        mean = x.mean(axis=(0, 1, 2))
+        var = x.var(axis=(0, 1, 2))
+        scale = self.param("scale", nn.initializers.ones, (x.shape[-1],))
+        bias = self.param("bias", nn.initializers.zeros, (x.shape[-1],))
+        return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+
+
+class DCGANDiscriminator(nn.Module):
+    """Radford et al. (2016) discriminator: images ``[B, S, S, C]`` -> one logit ``[B]``.
+
+    4x4 stride-2 convs that halve the size and double the width down to 4x4,
+    LeakyReLU(0.2), batch normalization (:class:`BatchOnlyNorm`) on every conv
+    but the first, then a 4x4 valid conv to one logit; N(0, 0.02) weights.
+    """
+
+    width: int = 64
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        init = nn.initializers.normal(0.02)
+        h, features = x, self.width
+        while h.shape[1] > 4:
+            h = nn.Conv(features, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=init,
+                        dtype=self.dtype)(h)  # fmt: skip
+            if features != self.width:
+                h = BatchOnlyNorm()(h)
+            h = nn.leaky_relu(h, 0.2)
+            features *= 2
+        h = nn.Conv(1, (4, 4), padding="VALID", kernel_init=init, dtype=self.dtype)(h)  # [B, 1, 1, 1]
+        return h.reshape(-1).astype(jnp.float32)

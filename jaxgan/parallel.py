@@ -68,16 +68,17 @@ def shard_batch(batch, mesh: Mesh):
     return jax.lax.with_sharding_constraint(batch, batch_spec(mesh))
 
 
-def epoch_step(train_step, mesh: Mesh, steps_per_epoch: int, batch_size: int):
+def epoch_step(train_step, mesh: Mesh, steps_per_epoch: int, batch_size: int, image_size: int | None = None):
     """``(state, images, perm) -> (state, metrics)``: the batch of ``state.step`` in the epoch ordered by
-    ``perm``, gathered from the replicated ``images`` straight into its shards, then ``train_step``.
+    ``perm``, gathered from the replicated ``images`` straight into its shards (resized to
+    ``image_size`` if given), then ``train_step``.
 
     Pure and unjitted like ``train_step``; the data position is a function of the step, which is
     what makes a resumed run continue exactly where it stopped.
     """
 
     def step(state, images, perm):
-        batch = data.batch_at(images, perm, state.step % steps_per_epoch, batch_size)
+        batch = data.batch_at(images, perm, state.step % steps_per_epoch, batch_size, image_size)
         return train_step(state, shard_batch(batch, mesh))
 
     return step

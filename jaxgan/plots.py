@@ -37,6 +37,12 @@ def save_gif(frames: list[Path], path: str | Path, duration_ms: int = 200) -> No
     images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
 
 
+def save_animation(grids: list[np.ndarray], path: str | Path, duration_ms: int = 80) -> None:
+    """Writes uint8 images ``[H, W, C]`` as the frames of a looping GIF."""
+    frames = [_to_pil(g) for g in grids]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
+
+
 def save_loss_curves(metrics_path: str | Path, path: str | Path) -> None:
     """Plots per-step and per-epoch losses and D outputs from ``metrics.jsonl``."""
     import matplotlib

@@ -30,6 +30,8 @@ class GANState:
     discriminator: nn.Module = struct.field(pytree_node=False)
     gen_tx: optax.GradientTransformation = struct.field(pytree_node=False)
     disc_tx: optax.GradientTransformation = struct.field(pytree_node=False)
+    # An exponential moving average of gen_params (sampled from when present), or None.
+    gen_ema_params: Params | None = None
 
 
 def create_state(
@@ -40,8 +42,13 @@ def create_state(
     disc_tx: optax.GradientTransformation,
     noise_dim: int,
     image_shape: tuple[int, int, int],
+    ema: bool = False,
 ) -> GANState:
-    """Initializes parameters from ``key``; the state keeps an independent key for training."""
+    """Initializes parameters from ``key``; the state keeps an independent key for training.
+
+    With ``ema`` the state also carries a moving average of the generator's
+    parameters, starting from the initial ones (``train_step``'s ``ema_decay``).
+    """
     gen_key, disc_key, train_key = jax.random.split(key, 3)
     gen_vars = generator.init(gen_key, jnp.zeros((1, noise_dim)), train=False)
     disc_vars = discriminator.init(disc_key, jnp.zeros((1, *image_shape)), train=False)
@@ -57,4 +64,5 @@ def create_state(
         discriminator=discriminator,
         gen_tx=gen_tx,
         disc_tx=disc_tx,
+        gen_ema_params=jax.tree.map(jnp.copy, gen_vars["params"]) if ema else None,
     )

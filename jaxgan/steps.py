@@ -1,5 +1,7 @@
 """Pure training and sampling steps. Callers jit them; nothing here is jitted."""
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -8,7 +10,14 @@ from jaxgan import losses
 from jaxgan.state import GANState
 
 
-def train_step(state: GANState, batch: dict) -> tuple[GANState, dict]:
+def train_step(
+    state: GANState,
+    batch: dict,
+    loss: losses.GANLoss = losses.LOSSES["bce"],
+    disc_steps: int = 1,
+    ema_decay: float = 0.999,
+    augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+) -> tuple[GANState, dict]:
     """One simultaneous update of G and D (the TF DCGAN tutorial's step).
 
     Both gradients are taken at the current parameters from one forward pass:
@@ -18,12 +27,23 @@ def train_step(state: GANState, batch: dict) -> tuple[GANState, dict]:
     Args:
       state: the training state.
       batch: ``{"image": [B, H, W, C] float32 in [-1, 1]}``.
+      loss: the objective (``losses.LOSSES``); bind it with ``functools.partial`` before jitting.
+      disc_steps: D updates per G update. G (parameters, BatchNorm statistics,
+        Adam state) changes only on steps ``s`` with ``s % disc_steps ==
+        disc_steps - 1``, so the schedule is a function of the step, like
+        everything else, and a resumed run keeps it.
+      ema_decay: when the state carries ``gen_ema_params``, they move to
+        ``ema_decay * ema + (1 - ema_decay) * gen_params`` after each step.
+      augment: ``(key, images) -> images``, applied to the real and the
+        generated batch (independently drawn) wherever D sees them, e.g.
+        ``augment.diff_augment("color,translation,cutout")``.
     Returns:
       The next state and a flat dict of scalar metrics.
     """
     real = batch["image"]
     key = jax.random.fold_in(state.key, state.step)
     noise_key, dropout_key = jax.random.split(key)
+    gp_key, real_aug_key, fake_aug_key = (jax.random.fold_in(key, i) for i in (2, 3, 4))
     noise_dim = state.gen_params["Dense_0"]["kernel"].shape[0]
     z = jax.random.normal(noise_key, (real.shape[0], noise_dim))  # [B, noise_dim]
 
@@ -37,9 +57,15 @@ def train_step(state: GANState, batch: dict) -> tuple[GANState, dict]:
         d = lambda x: state.discriminator.apply(  # noqa: E731
             {"params": disc_params}, x, train=True, rngs={"dropout": dropout_key}
         )
-        real_logits, fake_logits = d(real), d(fake)  # [B], [B]
+        seen_real, seen_fake = (
+            (real, fake) if augment is None else (augment(real_aug_key, real), augment(fake_aug_key, fake))
+        )
+        real_logits, fake_logits = d(seen_real), d(seen_fake)  # [B], [B]
+        d_loss = loss.disc(real_logits, fake_logits)
+        if loss.gp_weight:
+            d_loss += loss.gp_weight * losses.gradient_penalty(d, seen_real, seen_fake, gp_key)
         aux = (gen_updates["batch_stats"], real_logits, fake_logits)
-        return (losses.disc_loss(real_logits, fake_logits), losses.gen_loss(fake_logits)), aux
+        return (d_loss, loss.gen(fake_logits)), aux
 
     (d_loss, g_loss), vjp, (batch_stats, real_logits, fake_logits) = jax.vjp(
         both_losses, state.gen_params, state.disc_params, has_aux=True
@@ -50,13 +76,24 @@ def train_step(state: GANState, batch: dict) -> tuple[GANState, dict]:
 
     gen_updates, gen_opt_state = state.gen_tx.update(gen_grads, state.gen_opt_state, state.gen_params)
     disc_updates, disc_opt_state = state.disc_tx.update(disc_grads, state.disc_opt_state, state.disc_params)
+    gen_fields = {
+        "gen_params": optax.apply_updates(state.gen_params, gen_updates),
+        "gen_batch_stats": batch_stats,
+        "gen_opt_state": gen_opt_state,
+    }
+    if disc_steps > 1:
+        update_gen = state.step % disc_steps == disc_steps - 1
+        old = {name: getattr(state, name) for name in gen_fields}
+        gen_fields = jax.tree.map(lambda new, old: jnp.where(update_gen, new, old), gen_fields, old)
+    if state.gen_ema_params is not None:
+        gen_fields["gen_ema_params"] = jax.tree.map(
+            lambda ema, p: ema_decay * ema + (1.0 - ema_decay) * p, state.gen_ema_params, gen_fields["gen_params"]
+        )
     new_state = state.replace(
         step=state.step + 1,
-        gen_params=optax.apply_updates(state.gen_params, gen_updates),
-        gen_batch_stats=batch_stats,
         disc_params=optax.apply_updates(state.disc_params, disc_updates),
-        gen_opt_state=gen_opt_state,
         disc_opt_state=disc_opt_state,
+        **gen_fields,
     )
     metrics = {
         "disc/loss": d_loss,
@@ -68,8 +105,13 @@ def train_step(state: GANState, batch: dict) -> tuple[GANState, dict]:
 
 
 def generate(state: GANState, z: jax.Array) -> jax.Array:
-    """Images ``[N, H, W, C]`` in [-1, 1] from noise ``[N, noise_dim]``, BatchNorm in inference mode."""
-    return state.generator.apply({"params": state.gen_params, "batch_stats": state.gen_batch_stats}, z, train=False)
+    """Images ``[N, H, W, C]`` in [-1, 1] from noise ``[N, noise_dim]``, BatchNorm in inference mode.
+
+    Uses the moving average of the generator's parameters when the state has one
+    (with the live BatchNorm statistics), the parameters themselves otherwise.
+    """
+    params = state.gen_params if state.gen_ema_params is None else state.gen_ema_params
+    return state.generator.apply({"params": params, "batch_stats": state.gen_batch_stats}, z, train=False)
 
 
 def to_uint8(images: jax.Array) -> jax.Array:

@@ -11,6 +11,7 @@ import time
 import jax
 import numpy as np
 import pytest
+from PIL import Image
 
 from benchmarks import fault_trials
 from experiments import fashion_dcgan as trainer
@@ -204,6 +205,19 @@ def test_another_config_in_the_workdir_is_refused(reference_run):
         (["--epochs", "0"], "--epochs must be positive, got 0"),
         (["--batch-size", "-1"], "--batch-size must be positive, got -1"),
         (["--learning-rate", "0"], "--learning-rate must be positive, got 0.0"),
+        (["--arch", "dcgan32"], "--arch must be one of tutorial, dcgan64, dcgan128, got 'dcgan32'"),
+        (["--loss", "wgan"], "--loss must be one of bce, hinge, lsgan, wgan-gp, got 'wgan'"),
+        (["--disc-steps", "0"], "--disc-steps must be positive, got 0"),
+        (["--ema-decay", "1"], "--ema-decay must be in [0, 1), got 1.0"),
+        (
+            ["--diffaugment", "color,flip"],
+            "--diffaugment: unknown DiffAugment transform 'flip' (known: color, translation, cutout)",
+        ),
+        (["--dtype", "float16"], "--dtype must be one of float32, bfloat16, got 'float16'"),
+        (
+            ["--arch", "dcgan64", "--loss", "wgan-gp"],
+            "--loss wgan-gp needs a discriminator without batch normalization: use --arch tutorial",
+        ),
     ],
 )
 def test_bad_flags_fail_with_one_line(tmp_path, flags, message):
@@ -211,6 +225,21 @@ def test_bad_flags_fail_with_one_line(tmp_path, flags, message):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: {message}"]
     assert not (tmp_path / "w").exists()
+
+
+def test_a_radford_dcgan64_variant_trains_and_samples_from_its_ema(tmp_path, data_dir, manual_dir):
+    variant = ["--arch", "dcgan64", "--loss", "hinge", "--disc-steps", 2, "--ema-decay", 0.9,
+               "--diffaugment", "color,translation,cutout", "--learning-rate", 2e-4, "--beta1", 0.5]  # fmt: skip
+    args = ["--workdir", tmp_path / "run", "--epochs", 1, "--num-train", 64, "--batch-size", 32, "--eval-samples", 0]
+    run("fashion_dcgan", *args, *variant, data_dir=data_dir, manual_dir=manual_dir)
+    state = final_state(tmp_path / "run")
+    assert int(state.step) == 2 and state.gen_ema_params is not None
+    pairs = zip(jax.tree.leaves(state.gen_params), jax.tree.leaves(state.gen_ema_params), strict=True)
+    assert any(np.any(a != b) for a, b in pairs)  # the average lags the weights
+    grid = Image.open(tmp_path / "run" / "samples" / "epoch_001.png")
+    assert grid.size == (2 * (8 * 66 + 2),) * 2  # 8x8 grid of 64-pixel images, 2-pixel gaps, doubled
+    assert gen.main(["--workdir", str(tmp_path / "run"), "--num", "3", "--out", str(tmp_path / "s.npz")]) == 0
+    assert np.load(tmp_path / "s.npz")["images"].shape == (3, 64, 64, 1)
 
 
 def test_generate_is_deterministic(reference_run, tmp_path):
@@ -243,6 +272,17 @@ def test_generate_from_a_checkpoint_of_another_model_fails_clearly(reference_run
     assert not (tmp_path / "x.png").exists()
     listing = sorted(p.name for p in (reference_run / "checkpoints").iterdir())
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == listing
+
+
+def test_generate_interpolation_gif(reference_run, tmp_path):
+    args = ["--workdir", str(reference_run), "--num", "4", "--interpolate", "3", "--seed", "1"]
+    assert gen.main([*args, "--out", str(tmp_path / "a.gif")]) == 0
+    assert gen.main([*args, "--out", str(tmp_path / "b.gif")]) == 0
+    assert (tmp_path / "a.gif").read_bytes() == (tmp_path / "b.gif").read_bytes()
+    with Image.open(tmp_path / "a.gif") as gif:
+        assert gif.n_frames == 3 * gen.FRAMES_PER_SEGMENT
+        assert gif.size == (2 * (2 * 30 + 2), 2 * (2 * 30 + 2))  # a 2x2 grid of 28-pixel images, doubled
+    assert gen.main([*args, "--out", str(tmp_path / "c.png")]) == 2  # a walk is a GIF
 
 
 def test_generate_on_an_empty_workdir_fails_clearly(tmp_path):

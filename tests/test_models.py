@@ -100,3 +100,30 @@ def test_dropout_is_active_only_in_training(disc_vars):
     b = d.apply(disc_vars, x, train=True, rngs={"dropout": jax.random.key(1)})
     assert not np.allclose(a, b)
     np.testing.assert_array_equal(d.apply(disc_vars, x, train=False), d.apply(disc_vars, x, train=False))
+
+
+@pytest.mark.parametrize(
+    "size,gen_params",
+    [
+        # G: dense 100 -> 4*4*512, BN; ConvT 4x4 512->256->128->64 with BN, ->1; no biases.
+        (64, 100 * 16 * 512 + 16 * (512 * 256 + 256 * 128 + 128 * 64 + 64) + 2 * (512 + 256 + 128 + 64)),
+        (128, 100 * 16 * 1024 + 16 * (1024 * 512 + 512 * 256 + 256 * 128 + 128 * 64 + 64)
+         + 2 * (1024 + 512 + 256 + 128 + 64)),
+    ],
+)  # fmt: skip
+def test_radford_dcgan_shapes_and_parameter_counts(size, gen_params):
+    gen, disc = models.DCGANGenerator(size=size), models.DCGANDiscriminator()
+    z = jax.random.normal(jax.random.key(0), (2, 100))
+    g_vars = gen.init(jax.random.key(1), z, train=False)
+    images = gen.apply(g_vars, z, train=False)
+    assert images.shape == (2, size, size, 1) and float(jnp.abs(images).max()) <= 1.0
+    d_vars = disc.init(jax.random.key(2), images, train=False)
+    assert disc.apply(d_vars, images, train=False).shape == (2,)
+    assert count(g_vars["params"]) == gen_params
+    # D: Conv 4x4 s2 1->64 (no BN), then 64->128->...->512 (or 1024) with BN, then a 4x4 valid conv to 1 logit.
+    widths = [64 * 2**i for i in range({64: 4, 128: 5}[size])]
+    convs = 16 * (1 * 64 + sum(a * b for a, b in zip(widths, widths[1:], strict=False)))
+    expected_disc = convs + 2 * sum(widths[1:]) + 16 * widths[-1] + 1
+    assert count(d_vars["params"]) == expected_disc
+    kernel = np.asarray(g_vars["params"]["ConvTranspose_0"]["kernel"])
+    assert abs(kernel.std() - 0.02) < 0.002  # N(0, 0.02) initialization

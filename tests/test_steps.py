@@ -1,10 +1,12 @@
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-from jaxgan import models, steps
+from jaxgan import losses, models, steps
 from jaxgan.state import create_state
 from tests.helpers import changed_leaves
 
@@ -76,3 +78,34 @@ def test_generate_uses_running_statistics():
 def test_to_uint8_rounds_and_clips():
     out = steps.to_uint8(jnp.array([-1.5, -1.0, 0.0, 1.0, 2.0]))
     np.testing.assert_array_equal(out, [0, 0, 128, 255, 255])
+
+
+def test_disc_steps_update_the_generator_only_every_kth_step(batch):
+    step = jax.jit(partial(steps.train_step, disc_steps=3))
+    state = make_state()
+    for s in range(3):
+        new, _ = step(state, batch)
+        for name in ("gen_params", "gen_batch_stats", "gen_opt_state"):
+            assert any(changed_leaves(getattr(state, name), getattr(new, name))) == (s == 2), (s, name)
+        assert all(changed_leaves(state.disc_params, new.disc_params))
+        state = new
+
+
+@pytest.mark.parametrize("name", ["hinge", "lsgan", "wgan-gp"])
+def test_other_losses_train_both_networks(batch, name):
+    loss = losses.LOSSES[name]
+    state = make_state()
+    new, metrics = jax.jit(partial(steps.train_step, loss=loss))(state, batch)
+    assert all(changed_leaves(state.gen_params, new.gen_params))
+    disc = dict(new.disc_params)
+    # Shifting every logit by b changes neither E[D(G(z))] - E[D(x)] nor (inside the margins) the hinge loss:
+    # there the logit bias's gradient is exactly 1 - 1 = 0.
+    if name in ("hinge", "wgan-gp"):
+        np.testing.assert_array_equal(disc.pop("Dense_0")["bias"], state.disc_params["Dense_0"]["bias"])
+        assert all(changed_leaves(state.disc_params["Dense_0"]["kernel"], new.disc_params["Dense_0"]["kernel"]))
+    assert all(changed_leaves({k: state.disc_params[k] for k in disc}, disc))
+    assert np.isfinite(metrics["disc/loss"]) and np.isfinite(metrics["gen/loss"])
+    if name == "wgan-gp":  # the penalty is part of the D loss: more than the bare Wasserstein term
+        _, plain = jax.jit(partial(steps.train_step, loss=losses.GANLoss(loss.disc, loss.gen)))(state, batch)
+        assert float(metrics["disc/loss"]) > float(plain["disc/loss"])
+        np.testing.assert_allclose(metrics["gen/loss"], plain["gen/loss"], rtol=1e-6)
