@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from benchmarks import fault_trials
+from experiments import evaluate as ev
 from experiments import fashion_dcgan as trainer
 from experiments import generate as gen
 from jaxgan import checkpoint
@@ -199,6 +200,15 @@ def test_another_config_in_the_workdir_is_refused(reference_run):
     assert (reference_run / "config.json").read_text() == before
 
 
+def test_overwrite_deletes_the_other_run_and_starts_over(reference_run, tmp_path, data_dir, manual_dir):
+    shutil.copytree(reference_run, tmp_path / "run")
+    args = ["--workdir", tmp_path / "run", "--epochs", 1, "--num-train", 64, "--batch-size", 32, "--eval-samples", 0]
+    run("fashion_dcgan", *args, "--learning-rate", 0.001, "--overwrite", data_dir=data_dir, manual_dir=manual_dir)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["learning_rate"] == 0.001
+    assert int(final_state(tmp_path / "run").step) == 2  # a new run, not a continuation of step 8
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == ["epoch_001.png"]
+
+
 @pytest.mark.parametrize(
     "flags,message",
     [
@@ -290,6 +300,17 @@ def test_generate_on_an_empty_workdir_fails_clearly(tmp_path):
     assert proc.returncode == 2
     assert "holds no training run" in proc.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_evaluate_on_an_empty_workdir_or_another_model_fails_clearly(reference_run, tmp_path, capsys):
+    assert ev.main(["--workdir", str(tmp_path)]) == 2
+    assert "holds no training run" in capsys.readouterr().err
+    shutil.copytree(reference_run, tmp_path / "run", ignore=shutil.ignore_patterns("eval.json"))
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    (tmp_path / "run" / "config.json").write_text(json.dumps({**config, "arch": "dcgan64"}))
+    assert ev.main(["--workdir", str(tmp_path / "run")]) == 2
+    assert "does not fit this model" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "eval.json").exists()
 
 
 def test_evaluate_a_run_prints_json_and_writes_eval_json(reference_run, data_dir, manual_dir):
