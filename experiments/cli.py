@@ -1,5 +1,7 @@
 """Turns a frozen config dataclass into command-line flags (``batch_size`` -> ``--batch-size``).
 
+A trailing underscore, for names Python reserves, is dropped: ``class_`` -> ``--class``.
+
 Only experiments parse argv; the library takes config values as arguments.
 """
 
@@ -22,13 +24,15 @@ def parse(config_cls, argv: list[str] | None = None, description: str = ""):
     """Parses argv into ``config_cls``; bad values exit with code 2 and one line (argparse's own)."""
     parser = argparse.ArgumentParser(description=description, allow_abbrev=False)
     for f in dataclasses.fields(config_cls):
-        name = "--" + f.name.replace("_", "-")
+        name = "--" + f.name.rstrip("_").replace("_", "-")
         help_text = f"{f.metadata.get('help', '')} (default: {f.default!r})"
         if f.type is bool or f.type == "bool":
-            parser.add_argument(name, action=argparse.BooleanOptionalAction, default=f.default, help=help_text)
+            parser.add_argument(
+                name, action=argparse.BooleanOptionalAction, default=f.default, help=help_text, dest=f.name
+            )
         else:
             kind = {"int": int, "float": float, "str": str}.get(f.type, f.type)
-            parser.add_argument(name, type=kind, default=f.default, help=help_text)
+            parser.add_argument(name, type=kind, default=f.default, help=help_text, dest=f.name)
     return config_cls(**vars(parser.parse_args(argv)))
 
 

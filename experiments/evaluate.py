@@ -39,8 +39,9 @@ class Config:
     manual_dir: str = cli.flag(os.environ.get("JAXGAN_MANUAL_DIR", ""), "folder with the official files")
 
 
-def load_samples(cfg: Config) -> tuple[np.ndarray, Path, dict]:
-    """The images to judge, where eval.json goes, and what they came from."""
+def load_samples(cfg: Config) -> tuple[np.ndarray, np.ndarray | None, Path, dict]:
+    """The images to judge, the classes they were drawn for (conditional samples), where eval.json goes,
+    and what they came from."""
     if bool(cfg.workdir) == bool(cfg.samples):
         raise UserError("pass exactly one of --workdir and --samples")
     if cfg.samples:
@@ -49,25 +50,32 @@ def load_samples(cfg: Config) -> tuple[np.ndarray, Path, dict]:
             raise UserError(f"{path} not found")
         try:
             with np.load(path) as f:
-                images = f["images"]
+                images, labels = f["images"], (f["labels"] if "labels" in f else None)
         except (OSError, ValueError, KeyError) as e:
             raise UserError(f"{path} is not an npz with an 'images' array ({type(e).__name__})") from None
-        return evaluation.check_images(images, str(path)), path.with_suffix(".eval.json"), {"samples": str(path)}
+        images = evaluation.check_images(images, str(path))
+        if labels is not None and labels.shape != images.shape[:1]:
+            raise UserError(f"{path}: 'labels' must hold one class per image, got shape {labels.shape}")
+        return images, labels, path.with_suffix(".eval.json"), {"samples": str(path)}
     if cfg.num < 2:
         raise UserError(f"--num must be at least 2, got {cfg.num}")
     workdir = Path(cfg.workdir)
     run_cfg, state = gen.load_run(workdir)
-    images = gen.draw(run_cfg, state, cfg.num, cfg.seed)
-    return images, workdir / "eval.json", {"workdir": str(workdir), "step": int(state.step), "seed": cfg.seed}
+    labels = gen.draw_labels(run_cfg, cfg.num, "")
+    images = gen.draw(run_cfg, state, cfg.num, cfg.seed, labels)
+    source = {"workdir": str(workdir), "step": int(state.step), "seed": cfg.seed}
+    return images, labels, workdir / "eval.json", source
 
 
 def evaluate(cfg: Config) -> int:
     if cfg.inception:
         evaluation.inception.weights_path(cfg.inception_weights or None)  # fail before any work
-    images, out, source = load_samples(cfg)
-    test = data.load_split("fashion_mnist", "test", cfg.data_dir or None, cfg.manual_dir or None)["image"]
+    images, labels, out, source = load_samples(cfg)
+    test_set = data.load_split("fashion_mnist", "test", cfg.data_dir or None, cfg.manual_dir or None)
+    test = test_set["image"]
     t0 = time.perf_counter()
-    results = {**source, "num": len(images), **evaluation.FastMetrics(test)(images)}
+    fast = evaluation.FastMetrics(test, real_labels=test_set["label"])
+    results = {**source, "num": len(images), **fast(images, labels)}
     results["fast_seconds"] = time.perf_counter() - t0
     if cfg.inception:
         t0 = time.perf_counter()
@@ -80,6 +88,11 @@ def evaluate(cfg: Config) -> int:
     for name, value in results.items():
         if isinstance(value, float):
             print(f"  {name:20s} {value:10.4f}")
+    if labels is not None:
+        print(f"  {'class':12s} {'accuracy':>9s} {'FCD':>9s}")
+        for name, acc, fcd in zip(data.FASHION_MNIST_CLASSES, results["class_accuracy_per_class"],
+                                  results["fcd_per_class"], strict=True):  # fmt: skip
+            print(f"  {name:12s} {acc:9.3f} {fcd:9.2f}")
     if cfg.inception:
         for name, fid in evaluation.PUBLISHED_FID.items():
             print(f"  {'FID ' + name:38s} {fid:6.1f}  (published)")

@@ -2,6 +2,9 @@
 
     python -m experiments.fashion_dcgan --seed 0
 
+``--conditional`` conditions both networks on the class (what
+``experiments.fashion_cdcgan`` runs by default).
+
 Re-running the same command on the same workdir resumes from the latest
 checkpoint; a larger --epochs continues a finished run.
 """
@@ -30,6 +33,7 @@ from jaxgan.logs import MetricLog
 from jaxgan.state import GANState, create_state
 
 NUM_SAMPLES = 64  # the fixed-noise 8x8 grid drawn every epoch
+CLASSES = data.FASHION_MNIST_CLASSES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +65,7 @@ class Config:
     distributed: bool = cli.flag(
         False, "multi-process run (TPU pod slice, GPU cluster): jax.distributed.initialize() with auto-detection"
     )
+    conditional: bool = cli.flag(False, "condition G and D on the class label (embedded in G, one-hot planes in D)")
     overwrite: bool = cli.flag(False, "delete a run with a different config in the workdir and start over")
 
 
@@ -74,7 +79,8 @@ IMAGE_SIZE = {"tutorial": 28, "dcgan64": 64, "dcgan128": 128}
 
 
 def workdir_of(cfg: Config) -> Path:
-    return Path(cfg.workdir or f"runs/fashion_dcgan/seed{cfg.seed}")
+    experiment = "fashion_cdcgan" if cfg.conditional else "fashion_dcgan"
+    return Path(cfg.workdir or f"runs/{experiment}/seed{cfg.seed}")
 
 
 def validate(cfg: Config) -> None:
@@ -123,11 +129,10 @@ def check_workdir(cfg: Config, workdir: Path) -> bool:
 
 def networks(cfg: Config):
     """(generator, discriminator) of ``cfg.arch``."""
-    dtype = jnp.dtype(cfg.dtype)
+    kw = {"dtype": jnp.dtype(cfg.dtype), "num_classes": len(CLASSES) if cfg.conditional else 0}
     if cfg.arch == "tutorial":
-        return models.Generator(dtype=dtype), models.Discriminator(dtype=dtype)
-    gen = models.DCGANGenerator(size=IMAGE_SIZE[cfg.arch], dtype=dtype)
-    return gen, models.DCGANDiscriminator(dtype=dtype)
+        return models.Generator(**kw), models.Discriminator(**kw)
+    return models.DCGANGenerator(size=IMAGE_SIZE[cfg.arch], **kw), models.DCGANDiscriminator(**kw)
 
 
 def build_state(cfg: Config) -> GANState:
@@ -160,31 +165,56 @@ def sample_noise(cfg: Config, num: int, seed: int) -> jax.Array:
     return jax.random.normal(key, (num, cfg.noise_dim))
 
 
+def sample_labels(cfg: Config, num: int) -> np.ndarray | None:
+    """Classes ``[num]`` cycling 0, 1, ..., 9 (balanced) for a conditional run; None otherwise."""
+    return np.arange(num) % len(CLASSES) if cfg.conditional else None
+
+
+def grid_inputs(cfg: Config) -> tuple[jax.Array, np.ndarray | None]:
+    """The fixed noise (and classes) of the per-epoch grid: 8x8, or one row of 8 per class."""
+    if not cfg.conditional:
+        return sample_noise(cfg, NUM_SAMPLES, seed=0), None
+    cols = 8
+    z = sample_noise(cfg, cols, seed=0)  # the same 8 noises in every row: style across classes
+    return jnp.tile(z, (len(CLASSES), 1)), np.repeat(np.arange(len(CLASSES)), cols)
+
+
+@partial(jax.jit, donate_argnums=0)
+def accumulate(total: dict, metrics: dict) -> dict:
+    """``total + metrics`` leaf by leaf, as one dispatch (a per-leaf add costs one each on a GPU)."""
+    return jax.tree.map(jnp.add, total, metrics)
+
+
 @jax.jit
-def sample_images(state: GANState, z: jax.Array) -> jax.Array:
-    """uint8 images ``[N, H, W, C]`` from noise, BatchNorm in inference mode."""
-    return steps.to_uint8(steps.generate(state, z))
+def sample_images(state: GANState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+    """uint8 images ``[N, H, W, C]`` from noise (and classes), BatchNorm in inference mode."""
+    return steps.to_uint8(steps.generate(state, z, labels))
 
 
-def draw_images(state: GANState, z: jax.Array, batch: int = 500) -> np.ndarray:
-    """uint8 images ``[N, H, W, C]`` for noise ``[N, noise_dim]``, ``batch`` at a time to bound memory."""
-    return np.concatenate([np.asarray(sample_images(state, z[i : i + batch])) for i in range(0, len(z), batch)])
+def draw_images(state: GANState, z: jax.Array, labels: np.ndarray | None = None, batch: int = 500) -> np.ndarray:
+    """uint8 images ``[N, H, W, C]`` for noise ``[N, noise_dim]`` (and classes ``[N]``), ``batch`` at a time."""
+    chunks = []
+    for i in range(0, len(z), batch):
+        chunk_labels = None if labels is None else jnp.asarray(labels[i : i + batch], jnp.int32)
+        chunks.append(np.asarray(sample_images(state, z[i : i + batch], chunk_labels)))
+    return np.concatenate(chunks)
 
 
-def write_epoch_outputs(workdir: Path, grid_images: np.ndarray, epoch: int) -> None:
-    """The epoch's sample grid, the progression GIF and the curves so far."""
+def write_epoch_outputs(workdir: Path, grid_images: np.ndarray, epoch: int, conditional: bool = False) -> None:
+    """The epoch's sample grid (one labelled row per class when conditional), the progression GIF and the curves."""
     samples = workdir / "samples"
     samples.mkdir(exist_ok=True)
-    plots.save_grid(grid_images, samples / f"epoch_{epoch:03d}.png", scale=2)
+    names = list(CLASSES) if conditional else None
+    plots.save_grid(grid_images, samples / f"epoch_{epoch:03d}.png", scale=2, row_names=names)
     plots.save_gif(sorted(samples.glob("epoch_*.png")), workdir / "progression.gif")
     plots.save_loss_curves(workdir / "metrics.jsonl", workdir / "loss_curves.png")
     plots.save_metric_curves(workdir / "metrics.jsonl", workdir / "metrics_curves.png")
 
 
-def eval_metrics(fast: FastMetrics, state: GANState, eval_noise: jax.Array) -> dict:
-    """Fast metrics of ``len(eval_noise)`` samples, as flat ``eval/...`` scalars."""
-    results = fast(draw_images(state, eval_noise))
-    return {f"eval/{k}": v for k, v in results.items() if k != "class_histogram"}
+def eval_metrics(fast: FastMetrics, state: GANState, eval_noise: jax.Array, labels: np.ndarray | None) -> dict:
+    """Fast metrics of ``len(eval_noise)`` samples (of classes ``labels``), as flat ``eval/...`` scalars."""
+    results = fast(draw_images(state, eval_noise, labels), labels)
+    return {f"eval/{k}": v for k, v in results.items() if not isinstance(v, (list, dict))}
 
 
 class _StopRequest:
@@ -225,7 +255,8 @@ def train(cfg: Config) -> int:
     cli.check_writable(workdir)
     wipe = check_workdir(cfg, workdir)
     split = f"train[:{cfg.num_train}]" if cfg.num_train else "train"
-    train_images = data.load_split("fashion_mnist", split, cfg.data_dir or None, cfg.manual_dir or None)["image"]
+    train_set = data.load_split("fashion_mnist", split, cfg.data_dir or None, cfg.manual_dir or None)
+    train_images = train_set["image"]
     num_images = train_images.shape[0]
     if cfg.batch_size > num_images:
         raise UserError(f"--batch-size {cfg.batch_size} is larger than the training set ({num_images} images)")
@@ -250,6 +281,7 @@ def train(cfg: Config) -> int:
         return 0
 
     images = parallel.put_replicated(train_images, mesh)  # [N, 28, 28, 1] uint8, on every device once
+    labels = parallel.put_replicated(train_set["label"].astype(np.int32), mesh) if cfg.conditional else None
     key = data_key(cfg)
     permutation = jax.jit(data.epoch_permutation, static_argnums=2, out_shardings=parallel.replicated(mesh))
     epoch_step = parallel.epoch_step(train_step_of(cfg), mesh, steps_per_epoch, cfg.batch_size, IMAGE_SIZE[cfg.arch])
@@ -257,11 +289,11 @@ def train(cfg: Config) -> int:
 
     t0 = time.perf_counter()
     perm = permutation(key, start_step // steps_per_epoch, num_images)
-    compiled = step_fn.lower(state, images, perm).compile()
+    compiled = step_fn.lower(state, images, perm, labels).compile()
     print(f"compiled the train step in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    fixed_noise = sample_noise(cfg, NUM_SAMPLES, seed=0)
-    eval_noise = sample_noise(cfg, cfg.eval_samples, seed=1)
+    grid_noise, grid_labels = grid_inputs(cfg)
+    eval_noise, eval_labels = sample_noise(cfg, cfg.eval_samples, seed=1), sample_labels(cfg, cfg.eval_samples)
     log = MetricLog(workdir, start_step) if lead else None
     stop = _StopRequest()
     step = start_step
@@ -276,9 +308,9 @@ def train(cfg: Config) -> int:
             )  # fmt: skip
             t_epoch = time.perf_counter()
             for done in range(1, steps_per_epoch - first + 1):
-                state, metrics = compiled(state, images, perm)
+                state, metrics = compiled(state, images, perm, labels)
                 step += 1
-                sums = metrics if sums is None else jax.tree.map(jnp.add, sums, metrics)
+                sums = metrics if sums is None else accumulate(sums, metrics)
                 if step % cfg.log_every == 0:
                     host = jax.device_get(metrics)
                     check_finite(host, step)
@@ -302,11 +334,11 @@ def train(cfg: Config) -> int:
             rate = n * cfg.batch_size / seconds
             record = {**means, "epoch": epoch + 1, "epoch_time_s": seconds, "img_per_s": rate}
             if fast is not None:
-                record.update(eval_metrics(fast, state, eval_noise))
-            images_grid = draw_images(state, fixed_noise)
+                record.update(eval_metrics(fast, state, eval_noise, eval_labels))
+            images_grid = draw_images(state, grid_noise, grid_labels)
             if log:
                 log.write(step, record)
-                write_epoch_outputs(workdir, images_grid, epoch + 1)
+                write_epoch_outputs(workdir, images_grid, epoch + 1, cfg.conditional)
             checkpoint.save(mngr, state)
             print(
                 f"epoch {epoch + 1}/{cfg.epochs} step {step}: disc/loss {means['disc/loss']:.4f} "

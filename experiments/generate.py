@@ -6,6 +6,10 @@
 ``[N, 28, 28, 1]``; ``--interpolate K --out F.gif`` an animation of N latent
 walks, each looping through K random points. The same arguments give the same
 bytes.
+
+For a class-conditional run (``experiments.fashion_cdcgan``), ``--class 7`` or
+``--class sneaker`` draws one category; without it the classes cycle 0..9 (a
+grid then has one class per column) and an npz also holds their ``labels``.
 """
 
 import dataclasses
@@ -35,14 +39,45 @@ class Config:
     interpolate: int = cli.flag(
         0, "write a GIF (--out F.gif) of --num latent walks, each looping through this many random points (0: off)"
     )
+    class_: str = cli.flag("", "class-conditional runs: draw only this class, a number 0-9 or a name such as sneaker")
 
 
-def save_npz(path: Path, images: np.ndarray) -> None:
-    """Like np.savez, but with fixed zip timestamps so equal arrays give equal bytes."""
-    buffer = io.BytesIO()
-    np.save(buffer, images)
+def class_index(name: str) -> int:
+    """``"7"``, ``"sneaker"``, ``"Ankle boot"``, ``"boot"``, ``"t-shirt"`` -> the class number; UserError if unknown.
+
+    Case, spaces and punctuation are ignored; a prefix of one name, or else a part of one, will do."""
+    classes = trainer.CLASSES
+    if name.isdigit() and int(name) < len(classes):
+        return int(name)
+    simple = lambda text: "".join(ch for ch in text.lower() if ch.isalnum())  # noqa: E731
+    key = simple(name)
+    matches = [i for i, c in enumerate(classes) if key and simple(c).startswith(key)]
+    matches = matches or [i for i, c in enumerate(classes) if key and key in simple(c)]  # "boot"
+    if len(matches) != 1:
+        choices = ", ".join(f"{i} {c}" for i, c in enumerate(classes))
+        raise UserError(f"--class {name!r} names no single class; pick one of: {choices}")
+    return matches[0]
+
+
+def draw_labels(run_cfg: trainer.Config, num: int, class_name: str) -> np.ndarray | None:
+    """The classes of ``num`` samples: all ``class_name``, or cycling 0..9; None for an unconditional run."""
+    if not run_cfg.conditional:
+        if class_name:
+            raise UserError("--class needs a class-conditional run (experiments.fashion_cdcgan)")
+        return None
+    if class_name:
+        return np.full(num, class_index(class_name))
+    return trainer.sample_labels(run_cfg, num)
+
+
+def save_npz(path: Path, images: np.ndarray, labels: np.ndarray | None = None) -> None:
+    """Like np.savez(images=, labels=), but with fixed zip timestamps so equal arrays give equal bytes."""
+    arrays = {"images": images} if labels is None else {"images": images, "labels": labels}
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(zipfile.ZipInfo("images.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
+        for name, array in arrays.items():
+            buffer = io.BytesIO()
+            np.save(buffer, array)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
 
 
 def load_run(workdir: Path):
@@ -61,16 +96,20 @@ def load_run(workdir: Path):
     return run_cfg, state
 
 
-def draw(run_cfg: trainer.Config, state, num: int, seed: int) -> np.ndarray:
-    """``num`` uint8 images ``[num, H, W, C]`` from the noise of (run seed, ``seed``)."""
-    return trainer.draw_images(state, trainer.sample_noise(run_cfg, num, seed))
+def draw(run_cfg: trainer.Config, state, num: int, seed: int, labels: np.ndarray | None = None) -> np.ndarray:
+    """``num`` uint8 images ``[num, H, W, C]`` from the noise of (run seed, ``seed``), of classes ``labels``."""
+    return trainer.draw_images(state, trainer.sample_noise(run_cfg, num, seed), labels)
 
 
-def interpolation_frames(run_cfg: trainer.Config, state, num: int, points: int, seed: int) -> list[np.ndarray]:
-    """Grids of ``num`` images, one per frame of ``num`` closed latent walks through ``points`` points each."""
+def interpolation_frames(
+    run_cfg: trainer.Config, state, num: int, points: int, seed: int, labels: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Grids of ``num`` images, one per frame of ``num`` closed latent walks through ``points`` points each
+    (walk ``i`` of class ``labels[i]`` for a conditional run)."""
     anchors = trainer.sample_noise(run_cfg, points * num, seed).reshape(points, num, run_cfg.noise_dim)
     walk = sampling.latent_loop(anchors, FRAMES_PER_SEGMENT)  # [frames, num, noise_dim]
-    images = trainer.draw_images(state, walk.reshape(-1, run_cfg.noise_dim))
+    frame_labels = None if labels is None else np.tile(labels, len(walk))
+    images = trainer.draw_images(state, walk.reshape(-1, run_cfg.noise_dim), frame_labels)
     images = images.reshape(len(walk), num, *images.shape[1:])  # [frames, num, H, W, C]
     cols = math.ceil(math.sqrt(num))
     return [plots.image_grid(frame, cols=cols, scale=2) for frame in images]
@@ -88,17 +127,19 @@ def generate(cfg: Config) -> int:
     if not cfg.workdir:
         raise UserError("--workdir is required")
     run_cfg, state = load_run(Path(cfg.workdir))
+    labels = draw_labels(run_cfg, cfg.num, cfg.class_)
     out.parent.mkdir(parents=True, exist_ok=True)
     if cfg.interpolate:
-        frames = interpolation_frames(run_cfg, state, cfg.num, cfg.interpolate, cfg.seed)
+        frames = interpolation_frames(run_cfg, state, cfg.num, cfg.interpolate, cfg.seed, labels)
         plots.save_animation(frames, out)
         print(f"wrote {len(frames)} frames of {cfg.num} latent walks from step {int(state.step)} to {out}")
         return 0
-    images = draw(run_cfg, state, cfg.num, cfg.seed)
+    images = draw(run_cfg, state, cfg.num, cfg.seed, labels)
     if out.suffix == ".png":
-        plots.save_grid(images, out, cols=math.ceil(math.sqrt(cfg.num)))
+        cycling = labels is not None and not cfg.class_
+        plots.save_grid(images, out, cols=len(trainer.CLASSES) if cycling else math.ceil(math.sqrt(cfg.num)))
     else:
-        save_npz(out, images)
+        save_npz(out, images, labels)
     print(f"wrote {cfg.num} images from step {int(state.step)} of {cfg.workdir} to {out}")
     return 0
 

@@ -114,7 +114,14 @@ def epoch_permutation(key: jax.Array, epoch: jax.Array | int, num_examples: int)
     return jax.random.permutation(jax.random.fold_in(key, epoch), num_examples)
 
 
-def batch_at(images: jax.Array, perm: jax.Array, index: jax.Array, batch_size: int, size: int | None = None) -> dict:
+def batch_at(
+    images: jax.Array,
+    perm: jax.Array,
+    index: jax.Array,
+    batch_size: int,
+    size: int | None = None,
+    labels: jax.Array | None = None,
+) -> dict:
     """Batch number ``index`` of an epoch whose order is ``perm``, resized to ``size`` x ``size`` if given.
 
     Args:
@@ -123,11 +130,13 @@ def batch_at(images: jax.Array, perm: jax.Array, index: jax.Array, batch_size: i
         fill a batch is left out of the epoch.
       index: the batch's position in the epoch, ``step % (N // batch_size)``.
       size: the side the model wants (bilinear resize on the fly: the stored split stays small).
+      labels: ``[N]`` int, the split's classes, for class-conditional training.
     Returns:
-      ``{"image": [batch_size, H, W, C] float32 in [-1, 1]}``.
+      ``{"image": [batch_size, H, W, C] float32 in [-1, 1]}``, and ``"label": [batch_size]``
+      when ``labels`` are given.
     """
     idx = jax.lax.dynamic_slice_in_dim(perm, index * batch_size, batch_size)
     batch = to_model_range(images[idx])
     if size is not None and batch.shape[1:3] != (size, size):
         batch = jax.image.resize(batch, (batch_size, size, size, batch.shape[-1]), "bilinear")
-    return {"image": batch}
+    return {"image": batch} if labels is None else {"image": batch, "label": labels[idx]}

@@ -39,15 +39,22 @@ def check_images(images: np.ndarray, source: str) -> np.ndarray:
 
 
 class FastMetrics:
-    """Classifier-feature metrics of generated images against a fixed real set."""
+    """Classifier-feature metrics of generated images against a fixed real set.
 
-    def __init__(self, real_images: np.ndarray, kid_subsets: int = 100):
+    ``real_labels`` (the real set's classes) enable the per-class FCD of
+    class-conditional samples.
+    """
+
+    def __init__(self, real_images: np.ndarray, kid_subsets: int = 100, real_labels: np.ndarray | None = None):
         self.classifier = FeatureClassifier()
         _, self.real_features = self.classifier(real_images)
         self.real_stats = metrics.gaussian_stats(self.real_features)
+        self.real_labels = real_labels
         self.kid_subsets = kid_subsets
 
-    def __call__(self, fake_images: np.ndarray) -> dict:
+    def __call__(self, fake_images: np.ndarray, labels: np.ndarray | None = None) -> dict:
+        """The metrics of ``fake_images``; with the classes they were drawn for (``labels [N]``), also
+        the classifier's accuracy on them (overall and per class) and, given real labels, per-class FCD."""
         probs, features = self.classifier(fake_images)
         n = min(len(features), len(self.real_features))
         kid, kid_std = metrics.kid(self.real_features, features, self.kid_subsets, subset_size=min(1000, n))
@@ -63,7 +70,25 @@ class FastMetrics:
             "classes_under_2pct": coverage["classes_under_2pct"],
             "classifier_score": metrics.classifier_score(probs),
             "class_histogram": coverage["histogram"],
+            **({} if labels is None else self.conditional(probs, features, np.asarray(labels))),
         }
+
+    def conditional(self, probs: np.ndarray, features: np.ndarray, labels: np.ndarray) -> dict:
+        classes = range(probs.shape[-1])
+        hits = probs.argmax(-1) == labels
+        per_class = [float(hits[labels == c].mean()) if (labels == c).any() else float("nan") for c in classes]
+        results = {"class_accuracy": float(hits.mean()), "class_accuracy_per_class": per_class}
+        if self.real_labels is not None:
+            results["fcd_per_class"] = [
+                metrics.frechet_distance(
+                    *metrics.gaussian_stats(self.real_features[self.real_labels == c]),
+                    *metrics.gaussian_stats(features[labels == c]),
+                )
+                if (labels == c).sum() > 1
+                else float("nan")
+                for c in classes
+            ]
+        return results
 
 
 def _cache_dir() -> Path:

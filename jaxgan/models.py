@@ -83,6 +83,37 @@ class ConvTranspose(nn.Module):
         return conv_transpose(x, kernel, self.strides)
 
 
+LABEL_EMBED_DIM = 50  # size of G's label embedding
+
+
+def check_labels(labels: jax.Array | None, num_classes: int) -> None:
+    """ValueError unless ``labels`` are given exactly to a conditional network."""
+    if (labels is None) != (num_classes == 0):
+        raise ValueError(f"labels must be given exactly when num_classes > 0 (num_classes={num_classes})")
+
+
+def condition_noise(z: jax.Array, labels: jax.Array | None, num_classes: int) -> jax.Array:
+    """``[B, noise_dim]`` noise, with a learned embedding of ``labels [B]`` appended when conditional."""
+    check_labels(labels, num_classes)
+    if not num_classes:
+        return z
+    return jnp.concatenate([z, nn.Embed(num_classes, LABEL_EMBED_DIM, name="label_embed")(labels)], axis=-1)
+
+
+def condition_image(x: jax.Array, labels: jax.Array | None, num_classes: int) -> jax.Array:
+    """``[B, H, W, C]`` images, with ``num_classes`` one-hot label planes appended as channels when conditional.
+
+    Concatenation rather than a projection discriminator (Miyato & Koyama 2018): with the
+    tutorial's networks and BCE, a projection head let D judge each class by one template,
+    and G answered with one image per class whatever the noise (recall 0 within an epoch).
+    """
+    check_labels(labels, num_classes)
+    if not num_classes:
+        return x
+    planes = jax.nn.one_hot(labels, num_classes, dtype=x.dtype)[:, None, None, :]  # [B, 1, 1, classes]
+    return jnp.concatenate([x, jnp.broadcast_to(planes, (*x.shape[:3], num_classes))], axis=-1)
+
+
 def _FlaxConvTranspose(features, kernel_size, strides, dtype=None):  # noqa: N802
     return nn.ConvTranspose(
         features, kernel_size, strides, use_bias=False, kernel_init=nn.initializers.xavier_uniform(), dtype=dtype
@@ -95,6 +126,9 @@ class Generator(nn.Module):
     Keras defaults are kept where the tutorial relies on them: Glorot-uniform
     kernels, BatchNorm momentum 0.99 and epsilon 1e-3.
 
+    With ``num_classes`` it is class-conditional: ``labels [B]`` are embedded
+    and the embedding is concatenated to the noise (Mirza & Osindero 2014).
+
     ``dtype`` is the compute dtype of the dense and convolution layers
     (``jnp.bfloat16`` for mixed precision); parameters, BatchNorm and the
     output stay float32.
@@ -105,9 +139,11 @@ class Generator(nn.Module):
     # kept for the throughput benchmark and the equivalence tests.
     fast_conv_transpose: bool = True
     dtype: jnp.dtype = jnp.float32
+    num_classes: int = 0  # 0: unconditional
 
     @nn.compact
-    def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+    def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
+        z = condition_noise(z, labels, self.num_classes)
         convt = partial(ConvTranspose if self.fast_conv_transpose else _FlaxConvTranspose, dtype=self.dtype)
         norm = lambda: nn.BatchNorm(  # noqa: E731
             use_running_average=not train, momentum=0.99, epsilon=1e-3, dtype=jnp.float32
@@ -123,16 +159,21 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """TF-tutorial DCGAN discriminator: images ``[B, 28, 28, 1]`` -> one real/fake logit ``[B]``."""
+    """TF-tutorial DCGAN discriminator: images ``[B, 28, 28, 1]`` -> one real/fake logit ``[B]``.
+
+    With ``num_classes`` it is class-conditional: one-hot planes of ``labels [B]``
+    are appended to the image's channels (:func:`condition_image`).
+    """
 
     negative_slope: float = 0.3
     dropout_rate: float = 0.3
     dtype: jnp.dtype = jnp.float32  # compute dtype; parameters and the logit stay float32
+    num_classes: int = 0  # 0: unconditional
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
         init = nn.initializers.xavier_uniform()
-        h = x
+        h = condition_image(x, labels, self.num_classes)
         for features in (64, 128):
             h = nn.Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=init, dtype=self.dtype)(h)
             h = nn.leaky_relu(h, self.negative_slope)
@@ -148,15 +189,18 @@ class DCGANGenerator(nn.Module):
     a 1x1 input is this dense layer), then 4x4 stride-2 transposed convs that
     double the size and halve the width, BatchNorm + ReLU between, tanh out;
     N(0, 0.02) weights. ``size`` 64 gives the paper's 4 upsamplings; 128 one more.
+    ``num_classes``: conditional, as :class:`Generator`.
     """
 
     size: int = 64
     channels: int = 1
     width: int = 64
     dtype: jnp.dtype = jnp.float32
+    num_classes: int = 0
 
     @nn.compact
-    def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+    def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
+        z = condition_noise(z, labels, self.num_classes)
         init = nn.initializers.normal(0.02)
         ups = {64: 4, 128: 5}[self.size]
         features = self.width * 2 ** (ups - 1)
@@ -195,15 +239,17 @@ class DCGANDiscriminator(nn.Module):
     4x4 stride-2 convs that halve the size and double the width down to 4x4,
     LeakyReLU(0.2), batch normalization (:class:`BatchOnlyNorm`) on every conv
     but the first, then a 4x4 valid conv to one logit; N(0, 0.02) weights.
+    ``num_classes``: label planes appended to the image, as :class:`Discriminator`.
     """
 
     width: int = 64
     dtype: jnp.dtype = jnp.float32
+    num_classes: int = 0
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
         init = nn.initializers.normal(0.02)
-        h, features = x, self.width
+        h, features = condition_image(x, labels, self.num_classes), self.width
         while h.shape[1] > 4:
             h = nn.Conv(features, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=init,
                         dtype=self.dtype)(h)  # fmt: skip

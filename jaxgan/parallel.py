@@ -69,16 +69,17 @@ def shard_batch(batch, mesh: Mesh):
 
 
 def epoch_step(train_step, mesh: Mesh, steps_per_epoch: int, batch_size: int, image_size: int | None = None):
-    """``(state, images, perm) -> (state, metrics)``: the batch of ``state.step`` in the epoch ordered by
-    ``perm``, gathered from the replicated ``images`` straight into its shards (resized to
-    ``image_size`` if given), then ``train_step``.
+    """``(state, images, perm, labels=None) -> (state, metrics)``: the batch of ``state.step`` in the
+    epoch ordered by ``perm``, gathered from the replicated ``images`` (and ``labels``, for
+    class-conditional training) straight into its shards (resized to ``image_size`` if given),
+    then ``train_step``.
 
     Pure and unjitted like ``train_step``; the data position is a function of the step, which is
     what makes a resumed run continue exactly where it stopped.
     """
 
-    def step(state, images, perm):
-        batch = data.batch_at(images, perm, state.step % steps_per_epoch, batch_size, image_size)
+    def step(state, images, perm, labels=None):
+        batch = data.batch_at(images, perm, state.step % steps_per_epoch, batch_size, image_size, labels)
         return train_step(state, shard_batch(batch, mesh))
 
     return step

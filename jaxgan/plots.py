@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 
 def image_grid(images: np.ndarray, cols: int = 8, pad: int = 2, scale: int = 1) -> np.ndarray:
@@ -25,14 +25,32 @@ def _to_pil(grid: np.ndarray) -> Image.Image:
     return Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
 
 
-def save_grid(images: np.ndarray, path: str | Path, cols: int = 8, scale: int = 1) -> None:
-    """Writes an image grid as PNG (deterministic bytes for the same pixels)."""
-    _to_pil(image_grid(images, cols=cols, scale=scale)).save(path, format="PNG")
+def label_rows(grid: np.ndarray, names: list[str], pad: int = 2, width: int = 90) -> np.ndarray:
+    """``grid`` (from :func:`image_grid`, one row per name) with a white margin on the left naming each row."""
+    rows = len(names)
+    pitch = (grid.shape[0] - pad) / rows  # pixels per grid row, whatever the scale
+    margin = Image.new("L", (width, grid.shape[0]), 255)
+    draw = ImageDraw.Draw(margin)
+    for i, name in enumerate(names):
+        draw.text((4, pad + i * pitch + pitch / 2), name, fill=0, anchor="lm", font=ImageFont.load_default())
+    margin = np.asarray(margin)[..., None].repeat(grid.shape[-1], axis=-1)
+    return np.concatenate([margin, grid], axis=1)
+
+
+def save_grid(
+    images: np.ndarray, path: str | Path, cols: int = 8, scale: int = 1, row_names: list[str] | None = None
+) -> None:
+    """Writes an image grid as PNG (deterministic bytes for the same pixels); ``row_names`` label its rows."""
+    grid = image_grid(images, cols=cols, scale=scale)
+    if row_names:
+        grid = label_rows(grid, row_names, pad=2 * scale)
+    _to_pil(grid).save(path, format="PNG")
 
 
 def save_gif(frames: list[Path], path: str | Path, duration_ms: int = 200) -> None:
     """Writes PNG frames into a looping GIF; the last frame is held for 2 s."""
-    images = [Image.open(f).convert("L") for f in frames]
+    images = [Image.open(f) for f in frames]
+    images = [im.convert("RGB" if im.mode == "RGB" else "L") for im in images]
     durations = [duration_ms] * (len(images) - 1) + [2000]
     images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
 

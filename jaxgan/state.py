@@ -34,6 +34,11 @@ class GANState:
     gen_ema_params: Params | None = None
 
 
+def _labels(module: nn.Module) -> dict:
+    """A dummy ``labels`` argument for initializing a class-conditional network, none otherwise."""
+    return {"labels": jnp.zeros((1,), jnp.int32)} if getattr(module, "num_classes", 0) else {}
+
+
 def create_state(
     key: jax.Array,
     generator: nn.Module,
@@ -50,8 +55,8 @@ def create_state(
     parameters, starting from the initial ones (``train_step``'s ``ema_decay``).
     """
     gen_key, disc_key, train_key = jax.random.split(key, 3)
-    gen_vars = generator.init(gen_key, jnp.zeros((1, noise_dim)), train=False)
-    disc_vars = discriminator.init(disc_key, jnp.zeros((1, *image_shape)), train=False)
+    gen_vars = generator.init(gen_key, jnp.zeros((1, noise_dim)), train=False, **_labels(generator))
+    disc_vars = discriminator.init(disc_key, jnp.zeros((1, *image_shape)), train=False, **_labels(discriminator))
     return GANState(
         step=jnp.zeros((), jnp.int32),
         gen_params=gen_vars["params"],

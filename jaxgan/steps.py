@@ -10,6 +10,12 @@ from jaxgan import losses
 from jaxgan.state import GANState
 
 
+def noise_dim_of(gen_params) -> int:
+    """The generator's noise size, read off its first layer (less the label embedding of a conditional G)."""
+    rows = gen_params["Dense_0"]["kernel"].shape[0]
+    return rows - gen_params["label_embed"]["embedding"].shape[1] if "label_embed" in gen_params else rows
+
+
 def train_step(
     state: GANState,
     batch: dict,
@@ -26,7 +32,9 @@ def train_step(
 
     Args:
       state: the training state.
-      batch: ``{"image": [B, H, W, C] float32 in [-1, 1]}``.
+      batch: ``{"image": [B, H, W, C] float32 in [-1, 1]}``, plus ``"label": [B]``
+        int for class-conditional networks: G draws its batch for the same labels,
+        so D sees real and generated images of the same classes.
       loss: the objective (``losses.LOSSES``); bind it with ``functools.partial`` before jitting.
       disc_steps: D updates per G update. G (parameters, BatchNorm statistics,
         Adam state) changes only on steps ``s`` with ``s % disc_steps ==
@@ -44,8 +52,9 @@ def train_step(
     key = jax.random.fold_in(state.key, state.step)
     noise_key, dropout_key = jax.random.split(key)
     gp_key, real_aug_key, fake_aug_key = (jax.random.fold_in(key, i) for i in (2, 3, 4))
-    noise_dim = state.gen_params["Dense_0"]["kernel"].shape[0]
+    noise_dim = noise_dim_of(state.gen_params)
     z = jax.random.normal(noise_key, (real.shape[0], noise_dim))  # [B, noise_dim]
+    cond = {"labels": batch["label"]} if getattr(state.generator, "num_classes", 0) else {}
 
     def both_losses(gen_params, disc_params):
         fake, gen_updates = state.generator.apply(
@@ -53,9 +62,10 @@ def train_step(
             z,
             train=True,
             mutable=["batch_stats"],
+            **cond,
         )
         d = lambda x: state.discriminator.apply(  # noqa: E731
-            {"params": disc_params}, x, train=True, rngs={"dropout": dropout_key}
+            {"params": disc_params}, x, train=True, rngs={"dropout": dropout_key}, **cond
         )
         seen_real, seen_fake = (
             (real, fake) if augment is None else (augment(real_aug_key, real), augment(fake_aug_key, fake))
@@ -104,14 +114,17 @@ def train_step(
     return new_state, metrics
 
 
-def generate(state: GANState, z: jax.Array) -> jax.Array:
+def generate(state: GANState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
     """Images ``[N, H, W, C]`` in [-1, 1] from noise ``[N, noise_dim]``, BatchNorm in inference mode.
 
     Uses the moving average of the generator's parameters when the state has one
     (with the live BatchNorm statistics), the parameters themselves otherwise.
+    ``labels [N]``: the classes to draw, for a class-conditional generator.
     """
     params = state.gen_params if state.gen_ema_params is None else state.gen_ema_params
-    return state.generator.apply({"params": params, "batch_stats": state.gen_batch_stats}, z, train=False)
+    variables = {"params": params, "batch_stats": state.gen_batch_stats}
+    cond = {} if labels is None else {"labels": labels}
+    return state.generator.apply(variables, z, train=False, **cond)
 
 
 def to_uint8(images: jax.Array) -> jax.Array:

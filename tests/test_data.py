@@ -30,6 +30,17 @@ def test_mock_data_flows_through_the_batch_pipeline(monkeypatch):
     np.testing.assert_allclose(batches[1], data.to_model_range(ds["image"][np.asarray(perm[16:32])]), atol=1e-6)
 
 
+def test_batches_carry_the_labels_of_their_images():
+    images = jax.device_put(np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1))  # pixel value = index
+    labels = jax.device_put(np.arange(40, dtype=np.int32) * 10)
+    perm = data.epoch_permutation(jax.random.key(0), 3, 40)
+    batch = data.batch_at(images, perm, 1, 16, labels=labels)
+    index = np.round((np.asarray(batch["image"])[:, 0, 0, 0] + 1) * 127.5).astype(int)
+    np.testing.assert_array_equal(index, np.asarray(perm[16:32]))
+    np.testing.assert_array_equal(np.asarray(batch["label"]), index * 10)
+    assert "label" not in data.batch_at(images, perm, 1, 16)
+
+
 def test_epoch_permutation_is_a_seeded_permutation():
     key = jax.random.key(0)
     p0, p1 = data.epoch_permutation(key, 0, 100), data.epoch_permutation(key, 1, 100)

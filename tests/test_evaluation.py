@@ -76,3 +76,14 @@ def test_inception_fid_sanity(splits, tmp_path, monkeypatch):
     near = evaluation.inception_fid(train, test, str(weights))
     far = evaluation.inception_fid(noise, test, str(weights))
     assert near < 0.2 * far  # measured 2026-11-26: 55.5 (train vs test) against 422.9 (noise vs test)
+
+
+def test_class_conditional_metrics_of_labelled_real_images(splits):
+    test, train = splits["test"], splits["train"]
+    fast = evaluation.FastMetrics(test["image"][:5000], kid_subsets=5, real_labels=test["label"][:5000])
+    real = fast(train["image"][:3000], train["label"][:3000])
+    assert real["class_accuracy"] > 0.93 and min(real["class_accuracy_per_class"]) > 0.6
+    shuffled = fast(train["image"][:3000], np.roll(train["label"][:3000], 1))  # each image claims another class
+    assert shuffled["class_accuracy"] < 0.2
+    # Per-class FCD: real images of a class against the real images of that class vs of a shifted class.
+    assert max(real["fcd_per_class"]) < 0.2 * min(shuffled["fcd_per_class"])

@@ -1,3 +1,5 @@
+from functools import partial
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -127,3 +129,43 @@ def test_radford_dcgan_shapes_and_parameter_counts(size, gen_params):
     assert count(d_vars["params"]) == expected_disc
     kernel = np.asarray(g_vars["params"]["ConvTranspose_0"]["kernel"])
     assert abs(kernel.std() - 0.02) < 0.002  # N(0, 0.02) initialization
+
+
+def test_conditional_networks_add_exactly_the_label_embeddings():
+    z, x, labels = jnp.zeros((2, 100)), jnp.zeros((2, 28, 28, 1)), jnp.array([3, 7])
+    plain_g = models.Generator().init(jax.random.key(0), z, train=False)["params"]
+    cond_g = models.Generator(num_classes=10).init(jax.random.key(0), z, train=False, labels=labels)["params"]
+    # G: a 10 x 50 embedding, and its first layer reads 100 + 50 inputs.
+    assert cond_g["label_embed"]["embedding"].shape == (10, models.LABEL_EMBED_DIM)
+    assert cond_g["Dense_0"]["kernel"].shape == (100 + models.LABEL_EMBED_DIM, 7 * 7 * 256)
+    assert count(cond_g) - count(plain_g) == 10 * 50 + 50 * 7 * 7 * 256
+    plain_d = models.Discriminator().init(jax.random.key(0), x, train=False)["params"]
+    cond_d = models.Discriminator(num_classes=10).init(jax.random.key(0), x, train=False, labels=labels)["params"]
+    # D: its first 5x5 conv to 64 channels reads 10 label planes more.
+    assert count(cond_d) - count(plain_d) == 5 * 5 * 10 * 64
+
+
+@pytest.mark.parametrize("gen_cls, disc_cls, size", [
+    (models.Generator, models.Discriminator, 28),
+    (partial(models.DCGANGenerator, size=64, width=8), partial(models.DCGANDiscriminator, width=8), 64),
+])  # fmt: skip
+def test_conditional_outputs_depend_on_the_class(gen_cls, disc_cls, size):
+    gen, disc = gen_cls(num_classes=10), disc_cls(num_classes=10)
+    z = jnp.tile(jax.random.normal(jax.random.key(1), (1, 100)), (2, 1))  # the same noise twice
+    labels = jnp.array([0, 9])
+    g_vars = gen.init(jax.random.key(0), z, train=False, labels=labels)
+    images = gen.apply(g_vars, z, train=False, labels=labels)
+    assert images.shape == (2, size, size, 1)
+    assert not np.allclose(images[0], images[1])  # same noise, other class: another image
+    d_vars = disc.init(jax.random.key(0), images, train=False, labels=labels)
+    same = jnp.tile(images[:1], (2, 1, 1, 1))
+    logits = disc.apply(d_vars, same, train=False, labels=labels)
+    assert logits.shape == (2,) and logits[0] != logits[1]  # same image, other class: another logit
+
+
+def test_labels_must_match_the_network():
+    z = jnp.zeros((2, 100))
+    with pytest.raises(ValueError, match="labels"):
+        models.Generator(num_classes=10).init(jax.random.key(0), z, train=False)
+    with pytest.raises(ValueError, match="labels"):
+        models.Discriminator().init(jax.random.key(0), jnp.zeros((2, 28, 28, 1)), train=False, labels=jnp.zeros(2))

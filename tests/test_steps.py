@@ -109,3 +109,22 @@ def test_other_losses_train_both_networks(batch, name):
         _, plain = jax.jit(partial(steps.train_step, loss=losses.GANLoss(loss.disc, loss.gen)))(state, batch)
         assert float(metrics["disc/loss"]) > float(plain["disc/loss"])
         np.testing.assert_allclose(metrics["gen/loss"], plain["gen/loss"], rtol=1e-6)
+
+
+def test_a_conditional_step_trains_the_label_embeddings_and_generates_by_class(batch):
+    tx = optax.adam(1e-3, b1=0.5)
+    gen, disc = models.Generator(num_classes=10), models.Discriminator(num_classes=10)
+    state = create_state(jax.random.key(0), gen, disc, tx, tx, 100, (28, 28, 1))
+    labels = jnp.arange(8) % 10
+    new, metrics = jax.jit(steps.train_step)(state, {**batch, "label": labels})
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+    assert all(changed_leaves(state.gen_params["label_embed"], new.gen_params["label_embed"]))
+    # D's first conv reads the image, then one plane per class: only the weights of the classes
+    # in the batch get a gradient, and Adam moves nothing else.
+    old, new_kernel = state.disc_params["Conv_0"]["kernel"], new.disc_params["Conv_0"]["kernel"]  # [5, 5, 11, 64]
+    moved = np.any(np.asarray(old) != np.asarray(new_kernel), axis=(0, 1, 3))
+    np.testing.assert_array_equal(moved, np.isin(np.arange(-1, 10), [-1, *labels.tolist()]))
+    z = jnp.zeros((2, 100))
+    a, b = steps.generate(new, z, jnp.array([1, 7])), steps.generate(new, z, jnp.array([1, 1]))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.allclose(a[1], b[1])

@@ -1,0 +1,98 @@
+#!/bin/bash
+# The GPU runs recorded in BENCHMARKS.md, as one script for a lent machine that has JAX
+# but no TensorFlow and no network. Prepare here (with tfds), then run there:
+#
+#   python -m benchmarks.offline_data export --out .gpu/data
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 -d .gpu/whl \
+#       tensorboardX==2.6.5 flax==0.12.12 optax==0.2.8 orbax-checkpoint==0.12.8   # the versions tested with jax 0.11.2
+#   OUT=results BUDGET=470 bash benchmarks/gpu_suite.sh main
+#   OUT=results BUDGET=330 bash benchmarks/gpu_suite.sh conditional
+#
+# main: 1. the default recipe, 50 epochs, alone on the GPU (wall time, img/s);
+#       2. side by side until the budget runs out: recipe candidates and the 64/128-pixel Radford nets,
+#          each stopped by SIGTERM (a clean, resumable stop);
+#       3. 10,000 samples of each 28x28 run (for the Inception FID, computed where the weights are).
+# conditional: fashion_cdcgan (50 epochs or the budget) beside longer runs of two recipes, then
+#       10,000 samples of each, a one-class grid, the class-conditional metrics and a latent walk.
+# Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
+# EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2").
+set -u
+PART=${1:?main or conditional}
+BUDGET=${BUDGET:-520}
+T0=$(date +%s)
+left() { echo $((BUDGET - ($(date +%s) - T0))); }
+export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/whl/*.whl || exit 1
+export PYTHONPATH=$PWD:/tmp/site
+R=/tmp/runs
+rm -rf "$R"
+mkdir -p "$R" "$OUT"
+{
+  date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc
+  python3 -c "import jax, flax, optax, orbax.checkpoint as oc; print('jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, 'orbax', oc.__version__, jax.devices())"
+} > "$OUT/env.txt" 2>&1
+cat "$OUT/env.txt"
+
+train() {  # name seconds module flags...: one training run, stopped by SIGTERM after `seconds`
+  local name=$1 secs=$2 module=$3; shift 3
+  timeout -s TERM -k 30 "$secs" python3 -m benchmarks.offline_data run .gpu/data "experiments.$module" \
+    --workdir "$R/$name" "$@" ${EXTRA:-} > "$R/$name.log" 2>&1
+  echo "$name: exit $? after $(( $(date +%s) - T0 )) s of the budget"
+}
+pack() {  # names...: each run's folder, without checkpoints and GIF, to $OUT/<name>.tgz
+  for name in "$@"; do
+    [ -d "$R/$name" ] || continue
+    cp "$R/$name.log" "$R/$name/train.log"
+    (cd "$R" && tar czf "$OUT/$name.tgz" --exclude=checkpoints --exclude=progression.gif "$name")
+  done
+  ls -la "$OUT"; echo "done after $(( $(date +%s) - T0 )) s"
+}
+radford=(--learning-rate 2e-4 --beta1 0.5 --epochs 500 --checkpoint-every 1000000)
+export XLA_PYTHON_CLIENT_MEM_FRACTION=0.15  # room for the runs side by side
+
+
+main() {
+  # 1. The default recipe, alone.
+  local start=$(date +%s%N)
+  XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 train default 240 fashion_dcgan --seed 0
+  echo "default wall_ms $(( ($(date +%s%N) - start) / 1000000 ))" | tee "$R/default.wall"
+  tail -3 "$R/default.log"
+  # 2. Side by side.
+  local secs=$(( $(left) - 110 ))
+  train ema       "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 &
+  train hinge_ema "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 --loss hinge &
+  train lsgan_ema "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 --loss lsgan &
+  train dcgan64   "$secs" fashion_dcgan --seed 0 "${radford[@]}" --arch dcgan64 --eval-samples 500 &
+  train dcgan128  "$secs" fashion_dcgan --seed 0 "${radford[@]}" --arch dcgan128 --eval-samples 500 &
+  wait
+  # 3. Samples for the Inception FID, and grids.
+  for name in default ema hinge_ema lsgan_ema; do
+    python3 -m experiments.generate --workdir "$R/$name" --num 10000 --seed 1 --out "$R/$name/samples_10k.npz" &
+  done
+  for name in dcgan64 dcgan128; do
+    python3 -m experiments.generate --workdir "$R/$name" --num 64 --seed 1 --out "$R/$name/grid.png" &
+  done
+  wait
+  pack default ema hinge_ema lsgan_ema dcgan64 dcgan128
+}
+
+conditional() {
+  local secs=$(( $(left) - 100 ))
+  train cdcgan       "$secs" fashion_cdcgan --seed 0 &
+  train hinge_ema_long "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 --loss hinge &
+  train ema_long     "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 &
+  wait
+  local gen="python3 -m experiments.generate --seed 1"
+  for name in cdcgan hinge_ema_long ema_long; do
+    $gen --workdir "$R/$name" --num 10000 --out "$R/$name/samples_10k.npz" &
+  done
+  $gen --workdir "$R/cdcgan" --num 64 --class sneaker --out "$R/cdcgan/sneakers.png" &
+  $gen --workdir "$R/hinge_ema_long" --num 16 --interpolate 4 --out "$R/hinge_ema_long/interpolation.gif" &
+  python3 -m benchmarks.offline_data run .gpu/data experiments.evaluate --workdir "$R/cdcgan" --json \
+    > "$R/cdcgan.eval.log" 2>&1 &
+  wait
+  cp "$R/cdcgan.eval.log" "$R/cdcgan/"
+  pack cdcgan hinge_ema_long ema_long
+}
+
+"$PART"
