@@ -13,13 +13,15 @@ for each class (``eval/class_accuracy``). All flags of fashion_dcgan apply.
 
 import dataclasses
 import sys
+from typing import ClassVar
 
 from experiments import cli, fashion_dcgan
 
 
 @dataclasses.dataclass(frozen=True)
 class Config(fashion_dcgan.Config):
-    workdir: str = cli.flag("", "output folder; empty means runs/fashion_cdcgan/seed<seed>")
+    EXPERIMENT: ClassVar[str] = "fashion_cdcgan"
+
     conditional: bool = cli.flag(True, "condition G and D on the class label (embedded in G, one-hot planes in D)")
 
 

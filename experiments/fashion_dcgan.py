@@ -18,6 +18,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -33,13 +34,14 @@ from jaxgan.logs import MetricLog
 from jaxgan.state import GANState, create_state
 
 NUM_SAMPLES = 64  # the fixed-noise 8x8 grid drawn every epoch
-CLASSES = data.FASHION_MNIST_CLASSES
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    EXPERIMENT: ClassVar[str] = "fashion_dcgan"  # names the default workdir, runs/<EXPERIMENT>/seed<seed>
+
     seed: int = cli.flag(0, "PRNG seed: parameters, noise, dropout and data order")
-    workdir: str = cli.flag("", "output folder; empty means runs/fashion_dcgan/seed<seed>")
+    workdir: str = cli.flag("", "output folder; empty means runs/<experiment>/seed<seed>")
     epochs: int = cli.flag(50, "passes over the training set")
     batch_size: int = cli.flag(64, "images per step")
     learning_rate: float = cli.flag(1e-4, "Adam learning rate of both networks")
@@ -49,10 +51,16 @@ class Config:
     checkpoint_every: int = cli.flag(500, "steps between checkpoints (one is also written at each epoch end)")
     log_every: int = cli.flag(10, "steps between per-step records in metrics.jsonl")
     eval_samples: int = cli.flag(2000, "samples for the per-epoch FCD/KID/coverage against the test set (0: off)")
+    dataset: str = cli.flag(
+        "fashion_mnist",
+        "tensorflow-datasets image set: fashion_mnist, mnist, cifar10, celeb_a, ... (per-epoch "
+        "metrics for fashion_mnist only)",
+    )
     data_dir: str = cli.flag("", "tensorflow-datasets data dir (empty: tfds' default)")
     manual_dir: str = cli.flag(
         os.environ.get("JAXGAN_MANUAL_DIR", ""),
-        "folder with the four official *-ubyte.gz files, for machines without internet (env JAXGAN_MANUAL_DIR)",
+        "folder with the dataset's files (Fashion-MNIST: the four official *-ubyte.gz), for machines without "
+        "internet (env JAXGAN_MANUAL_DIR)",
     )
     arch: str = cli.flag(
         "tutorial", "networks: tutorial (TF tutorial, 28x28), dcgan64 or dcgan128 (Radford et al., data resized)"
@@ -78,9 +86,36 @@ DTYPES = ("float32", "bfloat16")
 IMAGE_SIZE = {"tutorial": 28, "dcgan64": 64, "dcgan128": 128}
 
 
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """What the networks need to know of the dataset."""
+
+    stored_shape: tuple  # [H, W, C] as tfds stores it (H, W None where sizes vary)
+    side: int  # the side of the images the networks see
+    class_names: tuple[str, ...]  # empty for a dataset without labels
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.side, self.side, self.stored_shape[-1])
+
+    @property
+    def load_size(self) -> int | None:
+        """Resize-and-crop to apply while loading: for non-square or larger images (upsampling happens per batch)."""
+        h, w = self.stored_shape[:2]
+        return None if h == w and h is not None and h <= self.side else self.side
+
+
+def data_spec(cfg: Config) -> DataSpec:
+    """The dataset's shape and classes (from tfds' info), and the side the networks work at: the arch's,
+    or for the tutorial nets the dataset's own when square and a multiple of 4, else 28."""
+    shape, names = data.describe(cfg.dataset, cfg.data_dir or None)
+    h, w = shape[:2]
+    side = IMAGE_SIZE[cfg.arch] if cfg.arch != "tutorial" or h != w or h is None or h % 4 else h
+    return DataSpec(shape, side, names)
+
+
 def workdir_of(cfg: Config) -> Path:
-    experiment = "fashion_cdcgan" if cfg.conditional else "fashion_dcgan"
-    return Path(cfg.workdir or f"runs/{experiment}/seed{cfg.seed}")
+    return Path(cfg.workdir or f"runs/{cfg.EXPERIMENT}/seed{cfg.seed}")
 
 
 def validate(cfg: Config) -> None:
@@ -127,21 +162,22 @@ def check_workdir(cfg: Config, workdir: Path) -> bool:
     return bool(differ)
 
 
-def networks(cfg: Config):
-    """(generator, discriminator) of ``cfg.arch``."""
-    kw = {"dtype": jnp.dtype(cfg.dtype), "num_classes": len(CLASSES) if cfg.conditional else 0}
+def networks(cfg: Config, spec: DataSpec):
+    """(generator, discriminator) of ``cfg.arch`` for images of ``spec``."""
+    kw = {"dtype": jnp.dtype(cfg.dtype), "num_classes": len(spec.class_names) if cfg.conditional else 0}
+    side, channels = spec.image_shape[0], spec.image_shape[2]
     if cfg.arch == "tutorial":
-        return models.Generator(**kw), models.Discriminator(**kw)
-    return models.DCGANGenerator(size=IMAGE_SIZE[cfg.arch], **kw), models.DCGANDiscriminator(**kw)
+        return models.Generator(size=side, channels=channels, **kw), models.Discriminator(**kw)
+    return models.DCGANGenerator(size=side, channels=channels, **kw), models.DCGANDiscriminator(**kw)
 
 
-def build_state(cfg: Config) -> GANState:
+def build_state(cfg: Config, spec: DataSpec | None = None) -> GANState:
     """The initial state of run ``cfg`` (also the template a checkpoint restores into)."""
+    spec = spec or data_spec(cfg)
     init_key = jax.random.fold_in(jax.random.key(cfg.seed), 0)
     tx = optax.adam(cfg.learning_rate, b1=cfg.beta1)
-    size = IMAGE_SIZE[cfg.arch]
-    gen, disc = networks(cfg)
-    return create_state(init_key, gen, disc, tx, tx, cfg.noise_dim, (size, size, 1), ema=cfg.ema_decay > 0)
+    gen, disc = networks(cfg, spec)
+    return create_state(init_key, gen, disc, tx, tx, cfg.noise_dim, spec.image_shape, ema=cfg.ema_decay > 0)
 
 
 def train_step_of(cfg: Config):
@@ -165,18 +201,18 @@ def sample_noise(cfg: Config, num: int, seed: int) -> jax.Array:
     return jax.random.normal(key, (num, cfg.noise_dim))
 
 
-def sample_labels(cfg: Config, num: int) -> np.ndarray | None:
-    """Classes ``[num]`` cycling 0, 1, ..., 9 (balanced) for a conditional run; None otherwise."""
-    return np.arange(num) % len(CLASSES) if cfg.conditional else None
+def sample_labels(cfg: Config, spec: DataSpec, num: int) -> np.ndarray | None:
+    """Classes ``[num]`` cycling 0, 1, 2, ... (balanced) for a conditional run; None otherwise."""
+    return np.arange(num) % len(spec.class_names) if cfg.conditional else None
 
 
-def grid_inputs(cfg: Config) -> tuple[jax.Array, np.ndarray | None]:
+def grid_inputs(cfg: Config, spec: DataSpec) -> tuple[jax.Array, np.ndarray | None]:
     """The fixed noise (and classes) of the per-epoch grid: 8x8, or one row of 8 per class."""
     if not cfg.conditional:
         return sample_noise(cfg, NUM_SAMPLES, seed=0), None
-    cols = 8
+    cols, classes = 8, len(spec.class_names)
     z = sample_noise(cfg, cols, seed=0)  # the same 8 noises in every row: style across classes
-    return jnp.tile(z, (len(CLASSES), 1)), np.repeat(np.arange(len(CLASSES)), cols)
+    return jnp.tile(z, (classes, 1)), np.repeat(np.arange(classes), cols)
 
 
 @partial(jax.jit, donate_argnums=0)
@@ -200,11 +236,10 @@ def draw_images(state: GANState, z: jax.Array, labels: np.ndarray | None = None,
     return np.concatenate(chunks)
 
 
-def write_epoch_outputs(workdir: Path, grid_images: np.ndarray, epoch: int, conditional: bool = False) -> None:
-    """The epoch's sample grid (one labelled row per class when conditional), the progression GIF and the curves."""
+def write_epoch_outputs(workdir: Path, grid_images: np.ndarray, epoch: int, names: list[str] | None = None) -> None:
+    """The epoch's sample grid (one row per class, named, when ``names``), the progression GIF and the curves."""
     samples = workdir / "samples"
     samples.mkdir(exist_ok=True)
-    names = list(CLASSES) if conditional else None
     plots.save_grid(grid_images, samples / f"epoch_{epoch:03d}.png", scale=2, row_names=names)
     plots.save_gif(sorted(samples.glob("epoch_*.png")), workdir / "progression.gif")
     plots.save_loss_curves(workdir / "metrics.jsonl", workdir / "loss_curves.png")
@@ -254,8 +289,12 @@ def train(cfg: Config) -> int:
     workdir = workdir_of(cfg)
     cli.check_writable(workdir)
     wipe = check_workdir(cfg, workdir)
+    spec = data_spec(cfg)
+    if cfg.conditional and not spec.class_names:
+        raise UserError(f"--conditional needs a dataset with labels; {cfg.dataset} has none")
     split = f"train[:{cfg.num_train}]" if cfg.num_train else "train"
-    train_set = data.load_split("fashion_mnist", split, cfg.data_dir or None, cfg.manual_dir or None)
+    load = partial(data.load_split, data_dir=cfg.data_dir or None, manual_dir=cfg.manual_dir or None)
+    train_set = load(cfg.dataset, split, size=spec.load_size)
     train_images = train_set["image"]
     num_images = train_images.shape[0]
     if cfg.batch_size > num_images:
@@ -263,14 +302,13 @@ def train(cfg: Config) -> int:
     steps_per_epoch = num_images // cfg.batch_size
     total_steps = cfg.epochs * steps_per_epoch
     fast = None
-    if cfg.eval_samples:
-        test_images = data.load_split("fashion_mnist", "test", cfg.data_dir or None, cfg.manual_dir or None)["image"]
-        fast = FastMetrics(test_images, kid_subsets=50)
+    if cfg.eval_samples and cfg.dataset == "fashion_mnist":  # the metrics' classifier knows Fashion-MNIST only
+        fast = FastMetrics(load(cfg.dataset, "test")["image"], kid_subsets=50)
 
     if lead:
         prepare_workdir(cfg, workdir, wipe)
     mngr = checkpoint.manager(workdir / "checkpoints")
-    initial = parallel.put_replicated(build_state(cfg), mesh)
+    initial = parallel.put_replicated(build_state(cfg, spec), mesh)
     state = checkpoint.restore_latest(mngr, initial, warn=warn, set_aside=lead)
     state = initial if state is None else state
     start_step = int(state.step)
@@ -280,11 +318,11 @@ def train(cfg: Config) -> int:
         print(f"{workdir} is already trained for {cfg.epochs} epochs ({start_step} steps)", flush=True)
         return 0
 
-    images = parallel.put_replicated(train_images, mesh)  # [N, 28, 28, 1] uint8, on every device once
+    images = parallel.put_replicated(train_images, mesh)  # [N, H, W, C] uint8, on every device once
     labels = parallel.put_replicated(train_set["label"].astype(np.int32), mesh) if cfg.conditional else None
     key = data_key(cfg)
     permutation = jax.jit(data.epoch_permutation, static_argnums=2, out_shardings=parallel.replicated(mesh))
-    epoch_step = parallel.epoch_step(train_step_of(cfg), mesh, steps_per_epoch, cfg.batch_size, IMAGE_SIZE[cfg.arch])
+    epoch_step = parallel.epoch_step(train_step_of(cfg), mesh, steps_per_epoch, cfg.batch_size, spec.side)
     step_fn = jax.jit(epoch_step, donate_argnums=0)
 
     t0 = time.perf_counter()
@@ -292,8 +330,9 @@ def train(cfg: Config) -> int:
     compiled = step_fn.lower(state, images, perm, labels).compile()
     print(f"compiled the train step in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    grid_noise, grid_labels = grid_inputs(cfg)
-    eval_noise, eval_labels = sample_noise(cfg, cfg.eval_samples, seed=1), sample_labels(cfg, cfg.eval_samples)
+    grid_noise, grid_labels = grid_inputs(cfg, spec)
+    eval_noise, eval_labels = sample_noise(cfg, cfg.eval_samples, seed=1), sample_labels(cfg, spec, cfg.eval_samples)
+    row_names = list(spec.class_names) if cfg.conditional else None
     log = MetricLog(workdir, start_step) if lead else None
     stop = _StopRequest()
     step = start_step
@@ -338,7 +377,7 @@ def train(cfg: Config) -> int:
             images_grid = draw_images(state, grid_noise, grid_labels)
             if log:
                 log.write(step, record)
-                write_epoch_outputs(workdir, images_grid, epoch + 1, cfg.conditional)
+                write_epoch_outputs(workdir, images_grid, epoch + 1, row_names)
             checkpoint.save(mngr, state)
             print(
                 f"epoch {epoch + 1}/{cfg.epochs} step {step}: disc/loss {means['disc/loss']:.4f} "

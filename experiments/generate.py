@@ -42,11 +42,10 @@ class Config:
     class_: str = cli.flag("", "class-conditional runs: draw only this class, a number 0-9 or a name such as sneaker")
 
 
-def class_index(name: str) -> int:
+def class_index(name: str, classes: tuple[str, ...]) -> int:
     """``"7"``, ``"sneaker"``, ``"Ankle boot"``, ``"boot"``, ``"t-shirt"`` -> the class number; UserError if unknown.
 
     Case, spaces and punctuation are ignored; a prefix of one name, or else a part of one, will do."""
-    classes = trainer.CLASSES
     if name.isdigit() and int(name) < len(classes):
         return int(name)
     simple = lambda text: "".join(ch for ch in text.lower() if ch.isalnum())  # noqa: E731
@@ -65,9 +64,10 @@ def draw_labels(run_cfg: trainer.Config, num: int, class_name: str) -> np.ndarra
         if class_name:
             raise UserError("--class needs a class-conditional run (experiments.fashion_cdcgan)")
         return None
+    spec = trainer.data_spec(run_cfg)
     if class_name:
-        return np.full(num, class_index(class_name))
-    return trainer.sample_labels(run_cfg, num)
+        return np.full(num, class_index(class_name, spec.class_names))
+    return trainer.sample_labels(run_cfg, spec, num)
 
 
 def save_npz(path: Path, images: np.ndarray, labels: np.ndarray | None = None) -> None:
@@ -136,8 +136,8 @@ def generate(cfg: Config) -> int:
         return 0
     images = draw(run_cfg, state, cfg.num, cfg.seed, labels)
     if out.suffix == ".png":
-        cycling = labels is not None and not cfg.class_
-        plots.save_grid(images, out, cols=len(trainer.CLASSES) if cycling else math.ceil(math.sqrt(cfg.num)))
+        cols = int(labels.max()) + 1 if labels is not None and not cfg.class_ else math.ceil(math.sqrt(cfg.num))
+        plots.save_grid(images, out, cols=min(cols, cfg.num))
     else:
         save_npz(out, images, labels)
     print(f"wrote {cfg.num} images from step {int(state.step)} of {cfg.workdir} to {out}")

@@ -26,6 +26,14 @@ FASHION_MNIST_FILES = {
     "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
 }
 FASHION_MNIST_URL = "https://github.com/zalandoresearch/fashion-mnist#get-the-data"
+# What to put in a manual dir, for the datasets whose download is known to fail or be absent.
+MANUAL_FILES = {
+    "fashion_mnist": f"the four official *-ubyte.gz files ({FASHION_MNIST_URL})",
+    "celeb_a": (
+        "img_align_celeba.zip, list_eval_partition.txt, list_attr_celeba.txt, list_landmarks_align_celeba.txt "
+        "and identity_CelebA.txt from the CelebA Google Drive (https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html)"
+    ),
+}
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -69,13 +77,35 @@ def _reachable(url: str, timeout: float = 5.0) -> bool:
         return False
 
 
+def describe(name: str, data_dir: str | None = None) -> tuple[tuple, tuple[str, ...]]:
+    """``(image shape [H, W, C], class names)`` of a tfds dataset, from its info (no download).
+
+    Fashion-MNIST's are known without importing tfds. The names are empty for a
+    dataset without a ``label``; H and W are None where images vary in size.
+    """
+    if name == "fashion_mnist":
+        return (28, 28, 1), FASHION_MNIST_CLASSES
+    tfds = _import_tfds()
+    try:
+        features = tfds.builder(name, data_dir=data_dir).info.features
+    except tfds.core.registered.DatasetNotFoundError:
+        raise UserError(f"unknown dataset {name!r}: pick a tensorflow-datasets name such as fashion_mnist") from None
+    if "image" not in features:
+        raise UserError(f"dataset {name} has no 'image' feature: pick an image dataset such as mnist or cifar10")
+    names = tuple(features["label"].names) if "label" in features else ()
+    return tuple(features["image"].shape), names
+
+
 def load_split(
-    name: str, split: str, data_dir: str | None = None, manual_dir: str | None = None
+    name: str, split: str, data_dir: str | None = None, manual_dir: str | None = None, size: int | None = None
 ) -> dict[str, np.ndarray]:
-    """Loads a whole tfds split as numpy: ``{"image": [N, H, W, C] uint8, "label": [N] int64}``.
+    """Loads a whole tfds split as numpy: ``{"image": [N, H, W, C] uint8, "label": [N] int64}``
+    (no ``"label"`` for a dataset without one, such as ``celeb_a``).
 
     Prepares the dataset first if needed, from ``manual_dir`` when given (no
-    network), else by downloading.
+    network), else by downloading. ``size``: resize each image so that its
+    shorter side is ``size`` and crop the centre ``size`` x ``size`` (the PyTorch
+    DCGAN faces recipe) while loading, so that a large dataset is held small.
     """
     tfds = _import_tfds()
     try:
@@ -89,19 +119,38 @@ def load_split(
             config = tfds.download.DownloadConfig(manual_dir=manual_dir)
             builder.download_and_prepare(download_config=config)
         else:
-            offline = (
-                f"; without internet, put the four official *-ubyte.gz files ({FASHION_MNIST_URL}) in a folder "
-                "and pass --manual-dir or set JAXGAN_MANUAL_DIR"
-            )
-            url = getattr(type(builder), "URL", None)
+            files = MANUAL_FILES.get(name, "the files tfds downloads (their names: tfds' checksums.tsv of the dataset)")
+            offline = f"; without internet, put {files} in a folder and pass --manual-dir or set JAXGAN_MANUAL_DIR"
+            url = next(iter(builder.url_infos or {}), None)  # a file the download would fetch
             if url and not _reachable(url):
                 raise UserError(f"cannot reach {url} to download {name}{offline}")
             try:
                 builder.download_and_prepare()
             except Exception as e:  # tfds raises many types for "no network"
                 raise UserError(f"could not download {name} ({type(e).__name__}){offline}") from None
-    chunks = list(tfds.as_numpy(builder.as_dataset(split=split).batch(10_000)))
-    return {name: np.concatenate([c[name] for c in chunks]) for name in ("image", "label")}
+    features = builder.info.features
+    if "image" not in features:
+        raise UserError(f"dataset {name} has no 'image' feature: pick an image dataset such as mnist or cifar10")
+    keys = [k for k in ("image", "label") if k in features]
+    ds = builder.as_dataset(split=split).map(lambda ex: {k: ex[k] for k in keys})
+    if size is not None:
+        ds = ds.map(lambda ex: {**ex, "image": _resize_and_crop(ex["image"], size)})
+    chunks = list(tfds.as_numpy(ds.batch(10_000)))
+    return {k: np.concatenate([c[k] for c in chunks]) for k in keys}
+
+
+def _resize_and_crop(image, size: int):
+    """One tf image ``[H, W, C]`` uint8 -> ``[size, size, C]``: shorter side to ``size`` (antialiased), centre crop."""
+    import tensorflow as tf
+
+    h, w = tf.shape(image)[0], tf.shape(image)[1]
+    scale = size / tf.cast(tf.minimum(h, w), tf.float32)
+    new_h = tf.maximum(size, tf.cast(tf.round(tf.cast(h, tf.float32) * scale), tf.int32))
+    new_w = tf.maximum(size, tf.cast(tf.round(tf.cast(w, tf.float32) * scale), tf.int32))
+    resized = tf.image.resize(image, (new_h, new_w), method="bilinear", antialias=True)
+    top, left = (new_h - size) // 2, (new_w - size) // 2
+    cropped = resized[top : top + size, left : left + size]
+    return tf.cast(tf.clip_by_value(tf.round(cropped), 0, 255), tf.uint8)
 
 
 def to_model_range(images: jax.Array) -> jax.Array:

@@ -123,6 +123,9 @@ def _FlaxConvTranspose(features, kernel_size, strides, dtype=None):  # noqa: N80
 class Generator(nn.Module):
     """TF-tutorial DCGAN generator: noise ``[B, noise_dim]`` -> images ``[B, 28, 28, 1]`` in [-1, 1].
 
+    ``size`` (a multiple of 4) and ``channels`` fit it to other datasets: it
+    starts from ``size/4`` x ``size/4`` x 256 (7x7 for 28).
+
     Keras defaults are kept where the tutorial relies on them: Glorot-uniform
     kernels, BatchNorm momentum 0.99 and epsilon 1e-3.
 
@@ -140,21 +143,26 @@ class Generator(nn.Module):
     fast_conv_transpose: bool = True
     dtype: jnp.dtype = jnp.float32
     num_classes: int = 0  # 0: unconditional
+    size: int = 28
+    channels: int = 1
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
+        if self.size % 4:
+            raise ValueError(f"size must be a multiple of 4, got {self.size}")
         z = condition_noise(z, labels, self.num_classes)
+        s = self.size // 4
         convt = partial(ConvTranspose if self.fast_conv_transpose else _FlaxConvTranspose, dtype=self.dtype)
         norm = lambda: nn.BatchNorm(  # noqa: E731
             use_running_average=not train, momentum=0.99, epsilon=1e-3, dtype=jnp.float32
         )
         act = lambda h: nn.leaky_relu(h, self.negative_slope)  # noqa: E731
-        dense = nn.Dense(7 * 7 * 256, use_bias=False, kernel_init=nn.initializers.xavier_uniform(), dtype=self.dtype)
+        dense = nn.Dense(s * s * 256, use_bias=False, kernel_init=nn.initializers.xavier_uniform(), dtype=self.dtype)
         h = act(norm()(dense(z)))
-        h = h.reshape(z.shape[0], 7, 7, 256)  # [B, 7, 7, 256]
+        h = h.reshape(z.shape[0], s, s, 256)  # [B, 7, 7, 256]
         h = act(norm()(convt(128, (5, 5), (1, 1))(h)))  # [B, 7, 7, 128]
         h = act(norm()(convt(64, (5, 5), (2, 2))(h)))  # [B, 14, 14, 64]
-        h = convt(1, (5, 5), (2, 2))(h)  # [B, 28, 28, 1]
+        h = convt(self.channels, (5, 5), (2, 2))(h)  # [B, 28, 28, 1]
         return jnp.tanh(h.astype(jnp.float32))
 
 

@@ -364,3 +364,37 @@ def test_a_non_finite_metric_stops_training_naming_step_and_metric():
     trainer.check_finite({"disc/loss": np.float32(0.7), "gen/loss": np.float32(1.0)}, 10)
     with pytest.raises(trainer.UserError, match="gen/loss is nan by step 12"):
         trainer.check_finite({"disc/loss": np.float32(0.7), "gen/loss": np.float32("nan")}, 12)
+
+
+def test_class_conditional_run_generates_and_evaluates_by_class(tmp_path, data_dir, manual_dir, capsys):
+    from experiments import fashion_cdcgan
+
+    assert trainer.workdir_of(fashion_cdcgan.Config(seed=3)).as_posix() == "runs/fashion_cdcgan/seed3"
+    w = tmp_path / "run"
+    args = ["--workdir", w, "--epochs", 1, "--num-train", 128, "--batch-size", 32, "--eval-samples", 100]
+    run("fashion_cdcgan", *args, data_dir=data_dir, manual_dir=manual_dir)
+    assert json.loads((w / "config.json").read_text())["conditional"] is True
+    epoch = [r for r in map(json.loads, (w / "metrics.jsonl").read_text().splitlines()) if "epoch" in r][-1]
+    assert 0 <= epoch["eval/class_accuracy"] <= 1
+    grid = Image.open(w / "samples" / "epoch_001.png")
+    assert grid.size == (90 + 2 * (8 * 30 + 2), 2 * (10 * 30 + 2))  # a name margin, then one row of 8 per class
+    # --class by name or number; the npz keeps the classes.
+    assert gen.main(["--workdir", str(w), "--num", "5", "--class", "sneaker", "--out", str(tmp_path / "s.npz")]) == 0
+    assert np.load(tmp_path / "s.npz")["labels"].tolist() == [7] * 5
+    assert gen.main(["--workdir", str(w), "--num", "5", "--class", "7", "--out", str(tmp_path / "n.npz")]) == 0
+    assert np.array_equal(np.load(tmp_path / "s.npz")["images"], np.load(tmp_path / "n.npz")["images"])
+    assert gen.main(["--workdir", str(w), "--num", "12", "--out", str(tmp_path / "all.npz")]) == 0
+    assert np.load(tmp_path / "all.npz")["labels"].tolist() == [*range(10), 0, 1]
+    capsys.readouterr()
+    assert gen.main(["--workdir", str(w), "--class", "hat", "--out", str(tmp_path / "x.png")]) == 2
+    assert "--class 'hat' names no single class" in capsys.readouterr().err
+    # evaluate reads the classes from the npz: accuracy and FCD per class.
+    ev_args = ["--samples", str(tmp_path / "all.npz"), "--json", "--manual-dir", manual_dir]
+    assert ev.main([*ev_args, "--data-dir", data_dir]) == 0
+    results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(results["class_accuracy_per_class"]) == len(results["fcd_per_class"]) == 10
+
+
+def test_class_needs_a_conditional_run(reference_run, tmp_path, capsys):
+    assert gen.main(["--workdir", str(reference_run), "--class", "7", "--out", str(tmp_path / "x.png")]) == 2
+    assert "--class needs a class-conditional run" in capsys.readouterr().err
