@@ -34,7 +34,9 @@ def export(out: Path, name: str = "fashion_mnist") -> None:
 def replay(folder: Path):
     """A stand-in for ``data.load_split`` reading ``{name}_{split}.npz`` (``split[:N]`` slices)."""
 
-    def load_split(name, split, data_dir=None, manual_dir=None):
+    def load_split(name, split, data_dir=None, manual_dir=None, size=None):
+        if size is not None:
+            raise ValueError(f"saved splits are stored at their own size; cannot resize to {size}")
         match = re.fullmatch(r"(\w+)(?:\[:(\d+)\])?", split)
         base, limit = match.group(1), match.group(2)
         with np.load(folder / f"{name}_{base}.npz") as arrays:

@@ -62,3 +62,13 @@ def test_manual_dir_checks(tmp_path, manual_dir):
 def test_unknown_dataset_is_a_clear_error():
     with pytest.raises(UserError, match="unknown dataset 'fashion_mnistt'"):
         data.load_split("fashion_mnistt", "train")
+
+
+def test_offline_replay_serves_saved_splits_and_slices(tmp_path):
+    from benchmarks import offline_data
+
+    images = np.arange(6 * 4, dtype=np.uint8).reshape(6, 2, 2, 1)
+    np.savez_compressed(tmp_path / "fashion_mnist_train.npz", image=images, label=np.arange(6))
+    load = offline_data.replay(tmp_path)
+    np.testing.assert_array_equal(load("fashion_mnist", "train")["image"], images)
+    np.testing.assert_array_equal(load("fashion_mnist", "train[:4]", None, None, size=None)["label"], np.arange(4))
