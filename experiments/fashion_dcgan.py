@@ -9,6 +9,7 @@ Re-running the same command on the same workdir resumes from the latest
 checkpoint; a larger --epochs continues a finished run.
 """
 
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -236,14 +237,49 @@ def draw_images(state: GANState, z: jax.Array, labels: np.ndarray | None = None,
     return np.concatenate(chunks)
 
 
-def write_epoch_outputs(workdir: Path, grid_images: np.ndarray, epoch: int, names: list[str] | None = None) -> None:
-    """The epoch's sample grid (one row per class, named, when ``names``), the progression GIF and the curves."""
+def save_epoch_grid(workdir: Path, grid_images: np.ndarray, epoch: int, names: list[str] | None = None) -> None:
+    """The epoch's sample grid (one row per class, named, when ``names``): a record of the run, written
+    before the epoch's checkpoint."""
     samples = workdir / "samples"
     samples.mkdir(exist_ok=True)
     plots.save_grid(grid_images, samples / f"epoch_{epoch:03d}.png", scale=2, row_names=names)
-    plots.save_gif(sorted(samples.glob("epoch_*.png")), workdir / "progression.gif")
+
+
+def write_summaries(workdir: Path) -> None:
+    """The progression GIF and the curves, rebuilt from ``samples/`` and ``metrics.jsonl``."""
+    plots.save_gif(sorted((workdir / "samples").glob("epoch_*.png")), workdir / "progression.gif")
     plots.save_loss_curves(workdir / "metrics.jsonl", workdir / "loss_curves.png")
     plots.save_metric_curves(workdir / "metrics.jsonl", workdir / "metrics_curves.png")
+
+
+class Summaries:
+    """Rebuilds the summaries on a background thread while training goes on.
+
+    They are derived from files already written (the grids, ``metrics.jsonl``), so
+    nothing is lost if a run dies before they are done: the next epoch end, or the
+    next start, rebuilds them. On a GPU the rebuild (matplotlib, GIF encoding) takes
+    longer than an epoch of training; here it overlaps the next epoch.
+    """
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self.pending = None
+
+    def update(self) -> None:
+        self.wait()  # one rebuild at a time, and its errors surface here
+        self.pending = self.pool.submit(write_summaries, self.workdir)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            self.pending.result()
+            self.pending = None
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self.pool.shutdown()
 
 
 def eval_metrics(fast: FastMetrics, state: GANState, eval_noise: jax.Array, labels: np.ndarray | None) -> dict:
@@ -315,6 +351,8 @@ def train(cfg: Config) -> int:
     if start_step:
         print(f"resumed from step {start_step} in {workdir}", flush=True)
     if start_step >= total_steps:
+        if lead and (workdir / "samples").is_dir():
+            write_summaries(workdir)  # in case the run died before its last rebuild
         print(f"{workdir} is already trained for {cfg.epochs} epochs ({start_step} steps)", flush=True)
         return 0
 
@@ -334,6 +372,9 @@ def train(cfg: Config) -> int:
     eval_noise, eval_labels = sample_noise(cfg, cfg.eval_samples, seed=1), sample_labels(cfg, spec, cfg.eval_samples)
     row_names = list(spec.class_names) if cfg.conditional else None
     log = MetricLog(workdir, start_step) if lead else None
+    summaries = Summaries(workdir) if lead else None
+    if summaries and (workdir / "samples").is_dir():
+        summaries.update()  # a run killed before its last rebuild had finished
     stop = _StopRequest()
     step = start_step
     try:
@@ -364,8 +405,9 @@ def train(cfg: Config) -> int:
                 if step % steps_per_epoch and stop.signal:
                     return stopped(mngr, stop, step)
             bar.close()
-            # The epoch's outputs come before its checkpoint: a run killed in between redoes
-            # the end of the epoch and rewrites them, instead of resuming past them.
+            # The epoch's record and grid come before its checkpoint: a run killed in between
+            # redoes the end of the epoch and rewrites them, instead of resuming past them. The
+            # GIF and curves are rebuilt from them afterwards, in the background.
             seconds = time.perf_counter() - t_epoch
             n = steps_per_epoch - first
             means = {k: v / n for k, v in jax.device_get(sums).items()}
@@ -377,8 +419,10 @@ def train(cfg: Config) -> int:
             images_grid = draw_images(state, grid_noise, grid_labels)
             if log:
                 log.write(step, record)
-                write_epoch_outputs(workdir, images_grid, epoch + 1, row_names)
+                save_epoch_grid(workdir, images_grid, epoch + 1, row_names)
             checkpoint.save(mngr, state)
+            if summaries:
+                summaries.update()
             print(
                 f"epoch {epoch + 1}/{cfg.epochs} step {step}: disc/loss {means['disc/loss']:.4f} "
                 f"gen/loss {means['gen/loss']:.4f} D(x) {means['disc/real_prob']:.3f} "
@@ -391,6 +435,8 @@ def train(cfg: Config) -> int:
         mngr.wait_until_finished()
         if log:
             log.close()
+        if summaries:
+            summaries.close()
     return 0
 
 

@@ -52,13 +52,38 @@ def save_gif(frames: list[Path], path: str | Path, duration_ms: int = 200) -> No
     images = [Image.open(f) for f in frames]
     images = [im.convert("RGB" if im.mode == "RGB" else "L") for im in images]
     durations = [duration_ms] * (len(images) - 1) + [2000]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
+    tmp.replace(path)
 
 
 def save_animation(grids: list[np.ndarray], path: str | Path, duration_ms: int = 80) -> None:
     """Writes uint8 images ``[H, W, C]`` as the frames of a looping GIF."""
     frames = [_to_pil(g) for g in grids]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
+
+
+def read_records(metrics_path: str | Path) -> list[dict]:
+    """The records of ``metrics.jsonl``, skipping a line that does not parse (one being appended right now)."""
+    records = []
+    for line in Path(metrics_path).read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def _save_figure(fig, path: str | Path) -> None:
+    """Writes a matplotlib figure as PNG atomically (a reader never sees half a file) and closes it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, dpi=80, format="png")
+    plt.close(fig)
+    tmp.replace(path)
 
 
 def save_loss_curves(metrics_path: str | Path, path: str | Path) -> None:
@@ -69,8 +94,7 @@ def save_loss_curves(metrics_path: str | Path, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     steps, epochs = [], []
-    for line in Path(metrics_path).read_text().splitlines():
-        record = json.loads(line)
+    for record in read_records(metrics_path):
         (epochs if "epoch_time_s" in record else steps).append(record)
     fig, (ax_loss, ax_prob) = plt.subplots(1, 2, figsize=(11, 4))
     for name, color in (("disc/loss", "tab:blue"), ("gen/loss", "tab:orange")):
@@ -84,8 +108,7 @@ def save_loss_curves(metrics_path: str | Path, path: str | Path) -> None:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    _save_figure(fig, path)
 
 
 EVAL_CURVES = (
@@ -103,8 +126,7 @@ def save_metric_curves(metrics_path: str | Path, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = [json.loads(line) for line in Path(metrics_path).read_text().splitlines()]
-    records = [r for r in records if "eval/fcd" in r]
+    records = [r for r in read_records(metrics_path) if "eval/fcd" in r]
     if not records:
         return
     epochs = [r["epoch"] for r in records]
@@ -117,5 +139,4 @@ def save_metric_curves(metrics_path: str | Path, path: str | Path) -> None:
         ax.set(xlabel="epoch", title=title)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    _save_figure(fig, path)

@@ -398,3 +398,13 @@ def test_class_conditional_run_generates_and_evaluates_by_class(tmp_path, data_d
 def test_class_needs_a_conditional_run(reference_run, tmp_path, capsys):
     assert gen.main(["--workdir", str(reference_run), "--class", "7", "--out", str(tmp_path / "x.png")]) == 2
     assert "--class needs a class-conditional run" in capsys.readouterr().err
+
+
+def test_summaries_lost_to_a_kill_are_rebuilt(reference_run, tmp_path, data_dir, manual_dir):
+    w = tmp_path / "run"
+    shutil.copytree(reference_run, w)
+    reference = {name: (w / name).read_bytes() for name in ("progression.gif", "loss_curves.png")}
+    for name in reference:
+        (w / name).unlink()  # as if killed after the last checkpoint, before the background rebuild
+    run("fashion_dcgan", "--workdir", w, "--epochs", 2, *TINY, data_dir=data_dir, manual_dir=manual_dir)
+    assert {name: (w / name).read_bytes() for name in reference} == reference
