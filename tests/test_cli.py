@@ -406,5 +406,6 @@ def test_summaries_lost_to_a_kill_are_rebuilt(reference_run, tmp_path, data_dir,
     reference = {name: (w / name).read_bytes() for name in ("progression.gif", "loss_curves.png")}
     for name in reference:
         (w / name).unlink()  # as if killed after the last checkpoint, before the background rebuild
-    run("fashion_dcgan", "--workdir", w, "--epochs", 2, *TINY, data_dir=data_dir, manual_dir=manual_dir)
+    args = ["--workdir", w, "--epochs", 2, *TINY, "--data-dir", data_dir, "--manual-dir", manual_dir]
+    assert trainer.main(list(map(str, args))) == 0  # already trained: it only rebuilds
     assert {name: (w / name).read_bytes() for name in reference} == reference

@@ -25,7 +25,10 @@ def trained_state(workdir):
     return checkpoint.restore(checkpoint.manager(workdir / "checkpoints", read_only=True), trainer.build_state(cfg))
 
 
-@pytest.mark.parametrize("name, shape, mode", [("mnist", (28, 28, 1), "L"), ("cifar10", (32, 32, 3), "RGB")])
+@pytest.mark.parametrize("name, shape, mode", [
+    pytest.param("mnist", (28, 28, 1), "L", marks=pytest.mark.slow),  # the same path as cifar10's
+    ("cifar10", (32, 32, 3), "RGB"),
+])  # fmt: skip
 def test_a_tfds_dataset_trains_at_its_own_size_and_channels(name, shape, mode, tmp_path, mock):
     w = tmp_path / name
     args = ["--dataset", name, "--workdir", str(w), "--epochs", "1", "--batch-size", "32", "--conditional"]
