@@ -90,7 +90,7 @@ def fingerprint(workdir: Path) -> tuple:
 
     from experiments import generate
 
-    _, state = generate.load_run(workdir)
+    state = generate.load_run(workdir).state
     leaves = [np.asarray(x) for x in jax.tree.leaves(state.replace(key=jax.random.key_data(state.key)))]
     records = [r for r in map(json.loads, (workdir / "metrics.jsonl").read_text().splitlines()) if "epoch" not in r]
     grid = max((workdir / "samples").glob("epoch_*.png")).read_bytes()

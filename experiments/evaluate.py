@@ -60,10 +60,11 @@ def load_samples(cfg: Config) -> tuple[np.ndarray, np.ndarray | None, Path, dict
     if cfg.num < 2:
         raise UserError(f"--num must be at least 2, got {cfg.num}")
     workdir = Path(cfg.workdir)
-    run_cfg, state = gen.load_run(workdir)
+    run = gen.load_run(workdir)
+    run_cfg, state = run.cfg, run.state
     if run_cfg.dataset != "fashion_mnist":
         raise UserError(f"{workdir} trained on {run_cfg.dataset}: evaluate measures Fashion-MNIST runs only")
-    labels = gen.draw_labels(run_cfg, cfg.num, "")
+    labels = gen.draw_labels(run, cfg.num, "")
     images = gen.draw(run_cfg, state, cfg.num, cfg.seed, labels)
     source = {"workdir": str(workdir), "step": int(state.step), "seed": cfg.seed}
     return images, labels, workdir / "eval.json", source

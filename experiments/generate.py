@@ -19,6 +19,7 @@ import math
 import sys
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from experiments import cli
 from experiments import fashion_dcgan as trainer
 from jaxgan import checkpoint, plots, sampling
 from jaxgan.errors import UserError
+from jaxgan.state import GANState
 
 FRAMES_PER_SEGMENT = 12
 
@@ -58,13 +60,21 @@ def class_index(name: str, classes: tuple[str, ...]) -> int:
     return matches[0]
 
 
-def draw_labels(run_cfg: trainer.Config, num: int, class_name: str) -> np.ndarray | None:
+class Run(NamedTuple):
+    """A training run as read back from its workdir."""
+
+    cfg: trainer.Config
+    spec: trainer.DataSpec
+    state: GANState
+
+
+def draw_labels(run: Run, num: int, class_name: str) -> np.ndarray | None:
     """The classes of ``num`` samples: all ``class_name``, or cycling 0..9; None for an unconditional run."""
+    run_cfg, spec = run.cfg, run.spec
     if not run_cfg.conditional:
         if class_name:
             raise UserError("--class needs a class-conditional run (experiments.fashion_cdcgan)")
         return None
-    spec = trainer.data_spec(run_cfg)
     if class_name:
         return np.full(num, class_index(class_name, spec.class_names))
     return trainer.sample_labels(run_cfg, spec, num)
@@ -80,8 +90,8 @@ def save_npz(path: Path, images: np.ndarray, labels: np.ndarray | None = None) -
             zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
 
 
-def load_run(workdir: Path):
-    """The run's config and its latest state; UserError for a folder that holds no run."""
+def load_run(workdir: Path) -> Run:
+    """The run's config, data spec and latest state; UserError for a folder that holds no run."""
     config_path = workdir / "config.json"
     ckpt_dir = workdir / "checkpoints"
     if not config_path.is_file() or not ckpt_dir.is_dir():
@@ -89,11 +99,12 @@ def load_run(workdir: Path):
     fields = {f.name for f in dataclasses.fields(trainer.Config)}
     saved = json.loads(config_path.read_text())
     run_cfg = trainer.Config(**{k: v for k, v in saved.items() if k in fields})
+    spec = trainer.data_spec(run_cfg)
     mngr = checkpoint.manager(ckpt_dir, read_only=True)
-    state = checkpoint.restore_latest(mngr, trainer.build_state(run_cfg), warn=trainer.warn, set_aside=False)
+    state = checkpoint.restore_latest(mngr, trainer.build_state(run_cfg, spec), warn=trainer.warn, set_aside=False)
     if state is None:
         raise UserError(f"{workdir} has no checkpoint yet")
-    return run_cfg, state
+    return Run(run_cfg, spec, state)
 
 
 def draw(run_cfg: trainer.Config, state, num: int, seed: int, labels: np.ndarray | None = None) -> np.ndarray:
@@ -126,8 +137,9 @@ def generate(cfg: Config) -> int:
         raise UserError(f"--interpolate needs at least 2 points to walk through, got {cfg.interpolate}")
     if not cfg.workdir:
         raise UserError("--workdir is required")
-    run_cfg, state = load_run(Path(cfg.workdir))
-    labels = draw_labels(run_cfg, cfg.num, cfg.class_)
+    run = load_run(Path(cfg.workdir))
+    run_cfg, state = run.cfg, run.state
+    labels = draw_labels(run, cfg.num, cfg.class_)
     out.parent.mkdir(parents=True, exist_ok=True)
     if cfg.interpolate:
         frames = interpolation_frames(run_cfg, state, cfg.num, cfg.interpolate, cfg.seed, labels)

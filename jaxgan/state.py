@@ -30,6 +30,7 @@ class GANState:
     discriminator: nn.Module = struct.field(pytree_node=False)
     gen_tx: optax.GradientTransformation = struct.field(pytree_node=False)
     disc_tx: optax.GradientTransformation = struct.field(pytree_node=False)
+    noise_dim: int = struct.field(pytree_node=False)  # size of G's noise input (labels come on top)
     # An exponential moving average of gen_params (sampled from when present), or None.
     gen_ema_params: Params | None = None
 
@@ -69,5 +70,6 @@ def create_state(
         discriminator=discriminator,
         gen_tx=gen_tx,
         disc_tx=disc_tx,
+        noise_dim=noise_dim,
         gen_ema_params=jax.tree.map(jnp.copy, gen_vars["params"]) if ema else None,
     )

@@ -10,12 +10,6 @@ from jaxgan import losses
 from jaxgan.state import GANState
 
 
-def noise_dim_of(gen_params) -> int:
-    """The generator's noise size, read off its first layer (less the label embedding of a conditional G)."""
-    rows = gen_params["Dense_0"]["kernel"].shape[0]
-    return rows - gen_params["label_embed"]["embedding"].shape[1] if "label_embed" in gen_params else rows
-
-
 def train_step(
     state: GANState,
     batch: dict,
@@ -52,8 +46,7 @@ def train_step(
     key = jax.random.fold_in(state.key, state.step)
     noise_key, dropout_key = jax.random.split(key)
     gp_key, real_aug_key, fake_aug_key = (jax.random.fold_in(key, i) for i in (2, 3, 4))
-    noise_dim = noise_dim_of(state.gen_params)
-    z = jax.random.normal(noise_key, (real.shape[0], noise_dim))  # [B, noise_dim]
+    z = jax.random.normal(noise_key, (real.shape[0], state.noise_dim))  # [B, noise_dim]
     cond = {"labels": batch["label"]} if getattr(state.generator, "num_classes", 0) else {}
 
     def both_losses(gen_params, disc_params):
