@@ -12,7 +12,7 @@
 #       2. side by side until the budget runs out: recipe candidates and the 64/128-pixel Radford nets,
 #          each stopped by SIGTERM (a clean, resumable stop);
 #       3. 10,000 samples of each 28x28 run (for the Inception FID, computed where the weights are).
-# conditional: fashion_cdcgan (50 epochs or the budget) beside longer runs of two recipes, then
+# conditional: fashion_cdcgan with the Radford recipe + EMA (until the budget) beside longer runs of two recipes, then
 #       10,000 samples of each, a one-class grid, the class-conditional metrics and a latent walk.
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
 # EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2").
@@ -78,7 +78,7 @@ main() {
 
 conditional() {
   local secs=$(( $(left) - 100 ))
-  train cdcgan       "$secs" fashion_cdcgan --seed 0 &
+  train cdcgan       "$secs" fashion_cdcgan --seed 0 "${radford[@]}" --ema-decay 0.999 &
   train hinge_ema_long "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 --loss hinge &
   train ema_long     "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 &
   wait
