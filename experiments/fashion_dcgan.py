@@ -51,7 +51,13 @@ class Config:
     num_train: int = cli.flag(0, "train on the first N training images only (0: all 60,000), for smoke runs")
     checkpoint_every: int = cli.flag(500, "steps between checkpoints (one is also written at each epoch end)")
     log_every: int = cli.flag(10, "steps between per-step records in metrics.jsonl")
+    steps_per_call: int = cli.flag(
+        1,
+        "train steps run as one lax.scan per dispatch (GPU/TPU: ~100 hides the per-step launch cost); "
+        "checkpoints and stops fall on its boundaries, counted from each epoch's start",
+    )
     eval_samples: int = cli.flag(2000, "samples for the per-epoch FCD/KID/coverage against the test set (0: off)")
+    eval_every: int = cli.flag(1, "epochs between those metrics (the last epoch always has them)")
     dataset: str = cli.flag(
         "fashion_mnist",
         "tensorflow-datasets image set: fashion_mnist, mnist, cifar10, celeb_a, ... (per-epoch "
@@ -80,8 +86,8 @@ class Config:
 
 # Fields that may change between invocations on one workdir without making it another run.
 RESUMABLE_FIELDS = (
-    "epochs", "workdir", "checkpoint_every", "log_every", "eval_samples", "data_dir", "manual_dir", "overwrite",
-    "distributed",
+    "epochs", "workdir", "checkpoint_every", "log_every", "eval_samples", "eval_every", "data_dir", "manual_dir",
+    "overwrite", "distributed", "steps_per_call",
 )  # fmt: skip
 DTYPES = ("float32", "bfloat16")
 IMAGE_SIZE = {"tutorial": 28, "dcgan64": 64, "dcgan128": 128}
@@ -120,7 +126,7 @@ def workdir_of(cfg: Config) -> Path:
 
 
 def validate(cfg: Config) -> None:
-    for name in ("epochs", "batch_size", "noise_dim", "checkpoint_every", "log_every"):
+    for name in ("epochs", "batch_size", "noise_dim", "checkpoint_every", "log_every", "steps_per_call", "eval_every"):
         if getattr(cfg, name) <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {getattr(cfg, name)}")
     if not cfg.learning_rate > 0:
@@ -217,9 +223,22 @@ def grid_inputs(cfg: Config, spec: DataSpec) -> tuple[jax.Array, np.ndarray | No
 
 
 @partial(jax.jit, donate_argnums=0)
-def accumulate(total: dict, metrics: dict) -> dict:
-    """``total + metrics`` leaf by leaf, as one dispatch (a per-leaf add costs one each on a GPU)."""
-    return jax.tree.map(jnp.add, total, metrics)
+def accumulate(total: dict | None, metrics: dict) -> dict:
+    """``total`` (None: zeros) plus the sums of the stacked ``metrics [n]``, leaf by leaf, as one
+    dispatch (a per-leaf add costs one each on a GPU)."""
+    sums = jax.tree.map(lambda m: jnp.sum(m, axis=0), metrics)
+    return sums if total is None else jax.tree.map(jnp.add, total, sums)
+
+
+def chunk_length(position: int, steps_per_epoch: int, steps_per_call: int) -> int:
+    """Steps in the call that starts at ``position`` of an epoch: up to the next multiple of
+    ``steps_per_call`` counted from the epoch's start, or the epoch's end.
+
+    The boundaries depend on the step alone, so a run resumed from any checkpoint
+    (all are written on boundaries) repeats the calls of an uninterrupted one; a
+    scan of n steps is not bit-identical to n separate steps.
+    """
+    return min(steps_per_call - position % steps_per_call, steps_per_epoch - position)
 
 
 @jax.jit
@@ -361,11 +380,16 @@ def train(cfg: Config) -> int:
     key = data_key(cfg)
     permutation = jax.jit(data.epoch_permutation, static_argnums=2, out_shardings=parallel.replicated(mesh))
     epoch_step = parallel.epoch_step(train_step_of(cfg), mesh, steps_per_epoch, cfg.batch_size, spec.side)
-    step_fn = jax.jit(epoch_step, donate_argnums=0)
-
     t0 = time.perf_counter()
     perm = permutation(key, start_step // steps_per_epoch, num_images)
-    compiled = step_fn.lower(state, images, perm, labels).compile()
+    # The call lengths this run meets: its first (a resumed run may start off a boundary), a full one
+    # and an epoch's last.
+    starts = (start_step % steps_per_epoch, 0, steps_per_epoch - steps_per_epoch % cfg.steps_per_call)
+    lengths = {chunk_length(p, steps_per_epoch, cfg.steps_per_call) for p in starts} - {0}
+    programs = {  # steps per call -> the compiled scan of that many steps
+        n: jax.jit(steps.repeat(epoch_step, n), donate_argnums=0).lower(state, images, perm, labels).compile()
+        for n in sorted(lengths)
+    }
     print(f"compiled the train step in {time.perf_counter() - t0:.1f} s", flush=True)
 
     grid_noise, grid_labels = grid_inputs(cfg, spec)
@@ -380,26 +404,31 @@ def train(cfg: Config) -> int:
     try:
         for epoch in range(start_step // steps_per_epoch, cfg.epochs):
             perm = permutation(key, epoch, num_images)
-            first = step % steps_per_epoch
             sums = None
+            evaluate = fast is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs)
             bar = tqdm(
-                total=steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                total=steps_per_epoch, initial=step % steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
                 disable=not sys.stderr.isatty(), unit="step", leave=False,
             )  # fmt: skip
-            t_epoch = time.perf_counter()
-            for done in range(1, steps_per_epoch - first + 1):
-                state, metrics = compiled(state, images, perm, labels)
-                step += 1
-                sums = metrics if sums is None else accumulate(sums, metrics)
-                if step % cfg.log_every == 0:
+            t_epoch, epoch_start, epoch_end = time.perf_counter(), step, (epoch + 1) * steps_per_epoch
+            while step < epoch_end:
+                n = chunk_length(step % steps_per_epoch, steps_per_epoch, cfg.steps_per_call)
+                state, metrics = programs[n](state, images, perm, labels)  # metrics: [n] each
+                sums = accumulate(sums, metrics)
+                crossed = (step + n) // cfg.checkpoint_every > step // cfg.checkpoint_every
+                logged = [i for i in range(n) if (step + i + 1) % cfg.log_every == 0]
+                if logged:
                     host = jax.device_get(metrics)
-                    check_finite(host, step)
-                    if log:
-                        log.write(step, host)
-                    rate = done * cfg.batch_size / (time.perf_counter() - t_epoch)
-                    bar.set_postfix_str(f"{rate:.0f} img/s D {host['disc/loss']:.3f} G {host['gen/loss']:.3f}")
-                bar.update()
-                if step % steps_per_epoch and (stop.signal or step % cfg.checkpoint_every == 0):
+                    for i in logged:
+                        record = {k: v[i] for k, v in host.items()}
+                        check_finite(record, step + i + 1)
+                        if log:
+                            log.write(step + i + 1, record)
+                    rate = (step + n - epoch_start) * cfg.batch_size / (time.perf_counter() - t_epoch)
+                    bar.set_postfix_str(f"{rate:.0f} img/s D {record['disc/loss']:.3f} G {record['gen/loss']:.3f}")
+                step += n
+                bar.update(n)
+                if step % steps_per_epoch and (stop.signal or crossed):
                     check_finite(jax.device_get(sums), step)
                     checkpoint.save(mngr, state)
                 if step % steps_per_epoch and stop.signal:
@@ -409,12 +438,12 @@ def train(cfg: Config) -> int:
             # redoes the end of the epoch and rewrites them, instead of resuming past them. The
             # GIF and curves are rebuilt from them afterwards, in the background.
             seconds = time.perf_counter() - t_epoch
-            n = steps_per_epoch - first
+            n = step - epoch_start
             means = {k: v / n for k, v in jax.device_get(sums).items()}
             check_finite(means, step)
             rate = n * cfg.batch_size / seconds
             record = {**means, "epoch": epoch + 1, "epoch_time_s": seconds, "img_per_s": rate}
-            if fast is not None:
+            if evaluate:
                 record.update(eval_metrics(fast, state, eval_noise, eval_labels))
             images_grid = draw_images(state, grid_noise, grid_labels)
             if log:
