@@ -7,6 +7,7 @@
 #       tensorboardX==2.6.5 flax==0.12.12 optax==0.2.8 orbax-checkpoint==0.12.8   # the versions tested with jax 0.11.2
 #   OUT=results BUDGET=470 bash benchmarks/gpu_suite.sh main
 #   OUT=results BUDGET=330 bash benchmarks/gpu_suite.sh conditional
+#   OUT=results BUDGET=520 bash benchmarks/gpu_suite.sh scan
 #
 # main: 1. the default recipe, 50 epochs, alone on the GPU (wall time, img/s);
 #       2. side by side until the budget runs out: recipe candidates and the 64/128-pixel Radford nets,
@@ -14,6 +15,9 @@
 #       3. 10,000 samples of each 28x28 run (for the Inception FID, computed where the weights are).
 # conditional: fashion_cdcgan with the Radford recipe + EMA (until the budget) beside longer runs of two recipes, then
 #       10,000 samples of each, a one-class grid, the class-conditional metrics and a latent walk.
+# scan: as main and conditional, with the fastest --steps-per-call of 1, 10, 100 (benchmarks/steps_per_call.py,
+#       first): 1. the default recipe, 50 epochs alone, the metrics every 10 epochs; 2. the cdcgan and the two best recipes side by side until the
+#       budget; 3. their 10,000 samples, the cdcgan's evaluation.
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
 # EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2").
 set -u
@@ -22,7 +26,9 @@ BUDGET=${BUDGET:-520}
 T0=$(date +%s)
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=2
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/whl/*.whl || exit 1
+python3 -c "import flax, optax, orbax.checkpoint, tensorboardX" 2>/dev/null ||  # present where it is smoke-tested
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/whl/*.whl ||
+  exit 1
 export PYTHONPATH=$PWD:/tmp/site
 R=/tmp/runs
 rm -rf "$R"
@@ -93,6 +99,30 @@ conditional() {
   wait
   cp "$R/cdcgan.eval.log" "$R/cdcgan/"
   pack cdcgan hinge_ema_long ema_long
+}
+
+scan() {
+  python3 -m benchmarks.steps_per_call --lengths 1 10 100 --json "$OUT/steps_per_call.json" || exit 1
+  local k=$(python3 -c "import json; print(json.load(open('$OUT/steps_per_call.json'))['best'])")
+  local start=$(date +%s%N) fast=(--steps-per-call "$k")
+  XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 train default_scan 200 fashion_dcgan --seed 0 "${fast[@]}" --eval-every 10
+  echo "default_scan wall_ms $(( ($(date +%s%N) - start) / 1000000 ))" | tee "$R/default_scan.wall"
+  tail -3 "$R/default_scan.log"
+  local secs=$(( $(left) - 110 ))
+  train cdcgan_scan    "$secs" fashion_cdcgan --seed 0 "${radford[@]}" --ema-decay 0.999 "${fast[@]}" --eval-every 5 &
+  train hinge_ema_scan "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 --loss hinge "${fast[@]}" \
+    --eval-every 5 &
+  train ema_scan       "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 "${fast[@]}" --eval-every 5 &
+  wait
+  local gen="python3 -m experiments.generate --seed 1"
+  for name in default_scan cdcgan_scan hinge_ema_scan ema_scan; do
+    $gen --workdir "$R/$name" --num 10000 --out "$R/$name/samples_10k.npz" &
+  done
+  python3 -m benchmarks.offline_data run .gpu/data experiments.evaluate --workdir "$R/cdcgan_scan" --json \
+    > "$R/cdcgan_scan.eval.log" 2>&1 &
+  wait
+  cp "$R/cdcgan_scan.eval.log" "$R/cdcgan_scan/"
+  pack default_scan cdcgan_scan hinge_ema_scan ema_scan
 }
 
 "$PART"

@@ -112,12 +112,19 @@ def repeat(step: Callable, num_steps: int) -> Callable:
 
     Jitted, this is one program per ``num_steps`` steps: on an accelerator the
     host launches it once instead of once a step, which for these small
-    networks costs more than the step itself. ``args`` are the same for every
-    step (the step reads its batch position off ``state.step``). Metrics come
-    back stacked, ``[num_steps]`` per name.
+    networks can cost more than the step itself. ``args`` are the same for
+    every step (the step reads its batch position off ``state.step``). Metrics
+    come back stacked, ``[num_steps]`` per name.
+
+    One step is the step itself, not a scan of one: XLA:CPU runs convolutions
+    inside a loop an order of magnitude slower (benchmarks/steps_per_call.py),
+    and a scan's result differs from the plain step's in the last bits.
     """
 
     def run(state, *args):
+        if num_steps == 1:
+            state, metrics = step(state, *args)
+            return state, jax.tree.map(lambda m: m[None], metrics)
         return jax.lax.scan(lambda s, _: step(s, *args), state, length=num_steps)
 
     return run
