@@ -277,17 +277,23 @@ class Summaries:
     They are derived from files already written (the grids, ``metrics.jsonl``), so
     nothing is lost if a run dies before they are done: the next epoch end, or the
     next start, rebuilds them. On a GPU the rebuild (matplotlib, GIF encoding) takes
-    longer than an epoch of training; here it overlaps the next epoch.
+    longer than an epoch of training, so the loop never waits for one: an update
+    asked for while one runs is folded into a single rebuild after it (at the
+    latest in ``close``).
     """
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self.pending = None
+        self.stale = False  # an update came while a rebuild was running
 
     def update(self) -> None:
-        self.wait()  # one rebuild at a time, and its errors surface here
-        self.pending = self.pool.submit(write_summaries, self.workdir)
+        if self.pending is not None and not self.pending.done():
+            self.stale = True
+            return
+        self.wait()  # its errors surface here
+        self.pending, self.stale = self.pool.submit(write_summaries, self.workdir), False
 
     def wait(self) -> None:
         if self.pending is not None:
@@ -297,6 +303,8 @@ class Summaries:
     def close(self) -> None:
         try:
             self.wait()
+            if self.stale:
+                write_summaries(self.workdir)
         finally:
             self.pool.shutdown()
 

@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import jax
@@ -429,6 +430,22 @@ def test_class_conditional_run_generates_and_evaluates_by_class(tmp_path, data_d
 def test_class_needs_a_conditional_run(reference_run, tmp_path, capsys):
     assert gen.main(["--workdir", str(reference_run), "--class", "7", "--out", str(tmp_path / "x.png")]) == 2
     assert "--class needs a class-conditional run" in capsys.readouterr().err
+
+
+def test_summary_rebuilds_never_hold_up_training(tmp_path, monkeypatch):
+    """Updates during a rebuild return at once and fold into one more rebuild, done by close at the latest."""
+    release, timed_out = threading.Event(), []
+
+    def slow_rebuild(workdir):
+        timed_out.append(not release.wait(timeout=30))  # True: an update waited for this rebuild
+
+    monkeypatch.setattr(trainer, "write_summaries", slow_rebuild)
+    summaries = trainer.Summaries(tmp_path)
+    for _ in range(3):
+        summaries.update()
+    release.set()
+    summaries.close()
+    assert timed_out == [False, False]
 
 
 def test_summaries_lost_to_a_kill_are_rebuilt(reference_run, tmp_path, data_dir, manual_dir):
