@@ -116,34 +116,41 @@ def test_larger_epochs_continues_a_finished_run(reference_run, tmp_path, data_di
     assert_same_run(reference_run, tmp_path)
 
 
-def test_steps_per_call_runs_scans_that_resume_bit_identically(reference_run, tmp_path, data_dir, manual_dir):
-    """--steps-per-call 3 on 4 steps an epoch (calls of 3 and 1 steps): the reference run up to float
+def test_steps_per_call_runs_scans_that_resume_bit_identically(tmp_path, data_dir, manual_dir):
+    """--steps-per-call 3 on 4 steps an epoch (calls of 3 and 1 steps): the single-step run up to float
     rounding (a scan compiles differently), logged and checkpointed as usual, and a run continued from
-    its first epoch bit-identical to an uninterrupted one. --eval-every 3 evaluates the last epoch only."""
-    scan = ["--steps-per-call", 3, "--data-dir", data_dir]
+    its first epoch bit-identical to an uninterrupted one. --eval-every 3 evaluates the last epoch only.
+    Batch 16: a scanned step is slow on XLA:CPU."""
+    small = ["--num-train", 64, "--batch-size", 16, "--log-every", 1, "--checkpoint-every", 3, "--data-dir", data_dir]
+    scan, no_eval = [*small, "--steps-per-call", 3], ["--eval-samples", 0]
+    a, b, single = tmp_path / "a", tmp_path / "b", tmp_path / "single"
     run(
         "fashion_dcgan",
         "--workdir",
-        tmp_path / "a",
+        a,
         "--epochs",
         2,
-        *TINY,
+        *scan,
+        "--eval-samples",
+        64,
         "--eval-every",
         3,
-        *scan,
         manual_dir=manual_dir,
     )
     for epochs in (1, 2):
-        run("fashion_dcgan", "--workdir", tmp_path / "b", "--epochs", epochs, *NO_EVAL, *scan, manual_dir=manual_dir)
-    a, b, ref = (final_state(w) for w in (tmp_path / "a", tmp_path / "b", reference_run))
-    assert_trees_equal(a, b)
-    assert step_records(tmp_path / "a") == step_records(tmp_path / "b")
-    assert [r["step"] for r in step_records(tmp_path / "a")] == list(range(1, 9))
-    for x, y in zip(jax.tree.leaves(a.gen_params), jax.tree.leaves(ref.gen_params), strict=True):
+        run("fashion_dcgan", "--workdir", b, "--epochs", epochs, *scan, *no_eval, manual_dir=manual_dir)
+    run("fashion_dcgan", "--workdir", single, "--epochs", 2, *small, *no_eval, manual_dir=manual_dir)
+    assert_trees_equal(final_state(a), final_state(b))
+    assert step_records(a) == step_records(b)
+    assert [r["step"] for r in step_records(a)] == list(range(1, 9))
+    pairs = zip(
+        jax.tree.leaves(final_state(a).gen_params), jax.tree.leaves(final_state(single).gen_params), strict=True
+    )
+    for x, y in pairs:
         np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5)
-    saved = checkpoint.manager(tmp_path / "a" / "checkpoints", read_only=True).all_steps()
+    saved = checkpoint.manager(a / "checkpoints", read_only=True).all_steps()
     assert sorted(saved) == [4, 7, 8]  # the last 3 kept: the first call ending past a multiple of 3, epoch ends
-    epochs = [r for r in map(json.loads, (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()) if "epoch" in r]
+    epochs = [r for r in map(json.loads, (a / "metrics.jsonl").read_text().splitlines()) if "epoch" in r]
     assert ["eval/fcd" in r for r in epochs] == [False, True]
 
 
