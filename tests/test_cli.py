@@ -257,6 +257,7 @@ def test_overwrite_deletes_the_other_run_and_starts_over(reference_run, tmp_path
         (["--arch", "dcgan32"], "--arch must be one of tutorial, dcgan64, dcgan128, got 'dcgan32'"),
         (["--loss", "wgan"], "--loss must be one of bce, hinge, lsgan, wgan-gp, got 'wgan'"),
         (["--disc-steps", "0"], "--disc-steps must be positive, got 0"),
+        (["--steps-per-call", "0"], "--steps-per-call must be positive, got 0"),
         (["--ema-decay", "1"], "--ema-decay must be in [0, 1), got 1.0"),
         (
             ["--diffaugment", "color,flip"],
