@@ -8,6 +8,7 @@
 #   OUT=results BUDGET=470 bash benchmarks/gpu_suite.sh main
 #   OUT=results BUDGET=330 bash benchmarks/gpu_suite.sh conditional
 #   OUT=results BUDGET=520 bash benchmarks/gpu_suite.sh scan
+#   OUT=results BUDGET=540 JAXGAN_INCEPTION_WEIGHTS=W.npz bash benchmarks/gpu_suite.sh long
 #
 # main: 1. the default recipe, 50 epochs, alone on the GPU (wall time, img/s);
 #       2. side by side until the budget runs out: recipe candidates and the 64/128-pixel Radford nets,
@@ -18,10 +19,13 @@
 # scan: as main and conditional, with the fastest --steps-per-call of 1, 10, 100 (benchmarks/steps_per_call.py,
 #       first): 1. the default recipe, 50 epochs alone, the metrics every 10 epochs; 2. the cdcgan and the two best recipes side by side until the
 #       budget; 3. their 10,000 samples, the cdcgan's evaluation.
+# long: the steps-per-call benchmark, the default recipe alone with 100 steps a call, then the best recipe (hinge
+#       + EMA + Radford Adam) alone until the budget; 10,000 samples of each and, where JAXGAN_INCEPTION_WEIGHTS
+#       names the FID weights, their Inception FID on the GPU (about 2 minutes of the budget).
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
 # EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2").
 set -u
-PART=${1:?main or conditional}
+PART=${1:?main, conditional, scan or long}
 BUDGET=${BUDGET:-520}
 T0=$(date +%s)
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
@@ -52,6 +56,14 @@ pack() {  # names...: each run's folder, without checkpoints and GIF, to $OUT/<n
     (cd "$R" && tar czf "$OUT/$name.tgz" --exclude=checkpoints --exclude=progression.gif "$name")
   done
   ls -la "$OUT"; echo "done after $(( $(date +%s) - T0 )) s"
+}
+fid() {  # names...: the Inception FID of each run's samples_10k.npz, if JAXGAN_INCEPTION_WEIGHTS is set
+  [ -n "${JAXGAN_INCEPTION_WEIGHTS:-}" ] || return 0
+  for name in "$@"; do
+    python3 -m benchmarks.offline_data run .gpu/data experiments.evaluate --samples "$R/$name/samples_10k.npz" \
+      --inception --json > "$R/$name/fid.log" 2>&1
+    echo "$name: $(tail -1 "$R/$name/fid.log")"
+  done
 }
 radford=(--learning-rate 2e-4 --beta1 0.5 --epochs 500 --checkpoint-every 1000000)
 export XLA_PYTHON_CLIENT_MEM_FRACTION=0.15  # room for the runs side by side
@@ -123,6 +135,23 @@ scan() {
   wait
   cp "$R/cdcgan_scan.eval.log" "$R/cdcgan_scan/"
   pack default_scan cdcgan_scan hinge_ema_scan ema_scan
+}
+
+long() {
+  python3 -m benchmarks.steps_per_call --lengths 1 10 100 --json "$OUT/steps_per_call.json" || exit 1
+  local start=$(date +%s%N) fast=(--steps-per-call 100) gen="python3 -m experiments.generate --seed 1"
+  export XLA_PYTHON_CLIENT_MEM_FRACTION=0.6 JAX_COMPILATION_CACHE_DIR=/tmp/xla-cache
+  train default_long 200 fashion_dcgan --seed 0 "${fast[@]}" --eval-every 10
+  echo "default_long wall_ms $(( ($(date +%s%N) - start) / 1000000 ))" | tee "$R/default_long.wall"
+  tail -3 "$R/default_long.log"
+  XLA_PYTHON_CLIENT_MEM_FRACTION=0.2 $gen --workdir "$R/default_long" --num 10000 \
+    --out "$R/default_long/samples_10k.npz" &
+  train hinge_ema_long "$(( $(left) - 170 ))" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 --loss hinge \
+    "${fast[@]}" --eval-every 10
+  $gen --workdir "$R/hinge_ema_long" --num 10000 --out "$R/hinge_ema_long/samples_10k.npz"
+  wait
+  fid default_long hinge_ema_long
+  pack default_long hinge_ema_long
 }
 
 "$PART"

@@ -409,6 +409,21 @@ def train(cfg: Config) -> int:
         summaries.update()  # a run killed before its last rebuild had finished
     stop = _StopRequest()
     step = start_step
+
+    def report(first: int, n: int, metrics: dict) -> None:
+        """Logs the records of a call's steps ``first + 1 .. first + n`` that fall on --log-every."""
+        logged = [i for i in range(n) if (first + i + 1) % cfg.log_every == 0]
+        if not logged:
+            return
+        host = jax.device_get(metrics)
+        for i in logged:
+            record = {k: v[i] for k, v in host.items()}
+            check_finite(record, first + i + 1)
+            if log:
+                log.write(first + i + 1, record)
+        rate = (first + n - epoch_start) * cfg.batch_size / (time.perf_counter() - t_epoch)
+        bar.set_postfix_str(f"{rate:.0f} img/s D {record['disc/loss']:.3f} G {record['gen/loss']:.3f}")
+
     try:
         for epoch in range(start_step // steps_per_epoch, cfg.epochs):
             perm = permutation(key, epoch, num_images)
@@ -419,28 +434,28 @@ def train(cfg: Config) -> int:
                 disable=not sys.stderr.isatty(), unit="step", leave=False,
             )  # fmt: skip
             t_epoch, epoch_start, epoch_end = time.perf_counter(), step, (epoch + 1) * steps_per_epoch
+            # A call's metrics are pulled to the host after the next call is dispatched: pulling them
+            # right away would leave the accelerator idle while the host logs them.
+            pending = None
             while step < epoch_end:
                 n = chunk_length(step % steps_per_epoch, steps_per_epoch, cfg.steps_per_call)
                 state, metrics = programs[n](state, images, perm, labels)  # metrics: [n] each
                 sums = accumulate(sums, metrics)
+                if pending:
+                    report(*pending)
+                pending = (step, n, metrics)
                 crossed = (step + n) // cfg.checkpoint_every > step // cfg.checkpoint_every
-                logged = [i for i in range(n) if (step + i + 1) % cfg.log_every == 0]
-                if logged:
-                    host = jax.device_get(metrics)
-                    for i in logged:
-                        record = {k: v[i] for k, v in host.items()}
-                        check_finite(record, step + i + 1)
-                        if log:
-                            log.write(step + i + 1, record)
-                    rate = (step + n - epoch_start) * cfg.batch_size / (time.perf_counter() - t_epoch)
-                    bar.set_postfix_str(f"{rate:.0f} img/s D {record['disc/loss']:.3f} G {record['gen/loss']:.3f}")
                 step += n
                 bar.update(n)
                 if step % steps_per_epoch and (stop.signal or crossed):
+                    report(*pending)
+                    pending = None
                     check_finite(jax.device_get(sums), step)
                     checkpoint.save(mngr, state)
                 if step % steps_per_epoch and stop.signal:
                     return stopped(mngr, stop, step)
+            if pending:
+                report(*pending)
             bar.close()
             # The epoch's record and grid come before its checkpoint: a run killed in between
             # redoes the end of the epoch and rewrites them, instead of resuming past them. The

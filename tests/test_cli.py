@@ -440,6 +440,32 @@ def test_class_needs_a_conditional_run(reference_run, tmp_path, capsys):
     assert "--class needs a class-conditional run" in capsys.readouterr().err
 
 
+def test_a_calls_metrics_are_pulled_after_the_next_call_is_dispatched(
+    reference_run, tmp_path, data_dir, manual_dir, monkeypatch
+):
+    """The host logs call k while call k+1 runs (pulling right after a dispatch idles an accelerator);
+    every per-step record is still written, the same as the reference run's."""
+    events, accumulate, device_get = [], trainer.accumulate, jax.device_get
+
+    def dispatched(total, metrics):  # the trainer accumulates each call's metrics right after dispatching it
+        events.append("dispatch")
+        return accumulate(total, metrics)
+
+    def pulled(tree):
+        if isinstance(tree, dict) and np.ndim(tree.get("disc/loss")) == 1:  # a call's per-step metrics
+            events.append("pull")
+        return device_get(tree)
+
+    monkeypatch.setattr(trainer, "accumulate", dispatched)
+    monkeypatch.setattr(jax, "device_get", pulled)
+    w = tmp_path / "run"
+    args = ["--workdir", w, "--epochs", 2, *NO_EVAL, "--data-dir", data_dir, "--manual-dir", manual_dir]
+    assert trainer.main(list(map(str, args))) == 0
+    assert events[:3] == ["dispatch", "dispatch", "pull"]
+    assert events.count("pull") == events.count("dispatch") == 8
+    assert step_records(w) == step_records(reference_run)
+
+
 def test_summary_rebuilds_never_hold_up_training(tmp_path, monkeypatch):
     """Updates during a rebuild return at once and fold into one more rebuild, done by close at the latest."""
     release, timed_out = threading.Event(), []
