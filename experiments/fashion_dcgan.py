@@ -424,6 +424,7 @@ def train(cfg: Config) -> int:
         rate = (first + n - epoch_start) * cfg.batch_size / (time.perf_counter() - t_epoch)
         bar.set_postfix_str(f"{rate:.0f} img/s D {record['disc/loss']:.3f} G {record['gen/loss']:.3f}")
 
+    saver = checkpoint.BackgroundSaver(mngr)
     try:
         for epoch in range(start_step // steps_per_epoch, cfg.epochs):
             perm = permutation(key, epoch, num_images)
@@ -450,10 +451,10 @@ def train(cfg: Config) -> int:
                 if step % steps_per_epoch and (stop.signal or crossed):
                     report(*pending)
                     pending = None
-                    check_finite(jax.device_get(sums), step)
-                    checkpoint.save(mngr, state)
+                    totals = jax.device_put(sums, may_alias=False)  # sums is donated to the next accumulate
+                    saver.save(state, check=partial(check_finite_on_host, totals, step))
                 if step % steps_per_epoch and stop.signal:
-                    return stopped(mngr, stop, step)
+                    return stopped(saver, stop, step)
             if pending:
                 report(*pending)
             bar.close()
@@ -472,7 +473,7 @@ def train(cfg: Config) -> int:
             if log:
                 log.write(step, record)
                 save_epoch_grid(workdir, images_grid, epoch + 1, row_names)
-            checkpoint.save(mngr, state)
+            saver.save(state)
             if summaries:
                 summaries.update()
             print(
@@ -482,9 +483,9 @@ def train(cfg: Config) -> int:
                 flush=True,
             )
             if stop.signal and epoch + 1 < cfg.epochs:
-                return stopped(mngr, stop, step)
+                return stopped(saver, stop, step)
     finally:
-        mngr.wait_until_finished()
+        saver.close()
         if log:
             log.close()
         if summaries:
@@ -492,10 +493,14 @@ def train(cfg: Config) -> int:
     return 0
 
 
-def stopped(mngr, stop: _StopRequest, step: int) -> int:
-    mngr.wait_until_finished()
+def stopped(saver: checkpoint.BackgroundSaver, stop: _StopRequest, step: int) -> int:
+    saver.wait()
     print(f"stopped by {stop.signal} at step {step}; checkpoint saved, rerun the command to continue", flush=True)
     return 0
+
+
+def check_finite_on_host(metrics: dict, step: int) -> None:
+    check_finite(jax.device_get(metrics), step)
 
 
 def check_finite(metrics: dict, step: int) -> None:

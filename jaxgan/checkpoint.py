@@ -11,8 +11,10 @@ each checkpoint also records the SHA-256 of its arrays; ``restore_latest``
 checks it and falls back to the newest checkpoint that reads back intact.
 """
 
+import concurrent.futures
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -83,6 +85,50 @@ def manager(directory: str | Path, max_to_keep: int = 3, read_only: bool = False
 def save(mngr: ocp.CheckpointManager, state: GANState) -> None:
     tree = jax.device_get(_to_tree(state))  # host copies: the caller may donate the state next step
     mngr.save(int(state.step), args=ocp.args.StandardSave(tree), custom_metadata={"sha256": _digest(tree)})
+
+
+class BackgroundSaver:
+    """Saves checkpoints from a worker thread, in order, one at a time.
+
+    The caller pays for an on-device copy of the state (it may donate the state to
+    the next step at once); the host transfer, the checksum and orbax's bookkeeping
+    happen meanwhile. On a GPU those took 0.3-0.4 s a save, as long as half an epoch
+    of the 28x28 DCGAN there, with the accelerator idle. A save's error surfaces at
+    the next ``save``, ``wait`` or ``close``.
+    """
+
+    def __init__(self, mngr: ocp.CheckpointManager):
+        self.mngr = mngr
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._pending = None
+
+    def save(self, state: GANState, check: Callable[[], None] | None = None) -> None:
+        """Saves ``state``; ``check`` runs first, in the worker, and raises to prevent the write."""
+        copy = jax.device_put(state, may_alias=False)
+        self._wait_pending()
+
+        def write():
+            if check is not None:
+                check()
+            save(self.mngr, copy)
+
+        self._pending = self._pool.submit(write)
+
+    def _wait_pending(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def wait(self) -> None:
+        """Returns once every save so far is on disk."""
+        self._wait_pending()
+        self.mngr.wait_until_finished()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown()
 
 
 def restore(mngr: ocp.CheckpointManager, like: GANState, step: int | None = None) -> GANState:

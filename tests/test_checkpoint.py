@@ -45,6 +45,37 @@ def test_keeps_the_last_three(tmp_path):
     assert mngr.all_steps() == [2, 3, 4]
 
 
+def test_background_saves_write_the_state_as_it_was_when_saved(tmp_path):
+    """Each save holds the state passed to it although the caller donates that state right after."""
+    state = make_state()
+    batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
+    step = jax.jit(steps.train_step, donate_argnums=0)
+    saver = checkpoint.BackgroundSaver(checkpoint.manager(tmp_path))
+    expected = []
+    for _ in range(3):
+        state, _ = step(state, batch)
+        expected.append(jax.device_get(state))
+        saver.save(state)
+    saver.close()
+    mngr = checkpoint.manager(tmp_path, read_only=True)
+    assert mngr.all_steps() == [1, 2, 3]
+    for n, want in zip([1, 2, 3], expected, strict=True):
+        assert_trees_equal(checkpoint.restore(mngr, make_state(), n), want)
+
+
+def test_a_failed_background_check_writes_nothing_and_surfaces_at_the_next_call(tmp_path):
+    def diverged():
+        raise UserError("training diverged")
+
+    saver = checkpoint.BackgroundSaver(checkpoint.manager(tmp_path))
+    state = make_state()
+    saver.save(state, check=diverged)
+    with pytest.raises(UserError, match="diverged"):
+        saver.save(state.replace(step=state.step + 1))
+    saver.close()  # the error was reported once
+    assert checkpoint.manager(tmp_path, read_only=True).all_steps() == []
+
+
 def three_checkpoints(tmp_path):
     """Checkpoints at steps 0, 1, 2 of one state in ``tmp_path/checkpoints``; returns (folder, state)."""
     state = make_state()
