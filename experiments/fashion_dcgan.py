@@ -451,7 +451,7 @@ def train(cfg: Config) -> int:
                 if step % steps_per_epoch and (stop.signal or crossed):
                     report(*pending)
                     pending = None
-                    totals = jax.device_put(sums, may_alias=False)  # sums is donated to the next accumulate
+                    totals = parallel.copy(sums)  # sums is donated to the next accumulate
                     saver.save(state, check=partial(check_finite_on_host, totals, step))
                 if step % steps_per_epoch and stop.signal:
                     return stopped(saver, stop, step)

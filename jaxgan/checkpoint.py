@@ -21,6 +21,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxgan import parallel
 from jaxgan.errors import UserError
 from jaxgan.state import GANState
 
@@ -104,7 +105,7 @@ class BackgroundSaver:
 
     def save(self, state: GANState, check: Callable[[], None] | None = None) -> None:
         """Saves ``state``; ``check`` runs first, in the worker, and raises to prevent the write."""
-        copy = jax.device_put(state, may_alias=False)
+        copy = parallel.copy(state)
         self._wait_pending()
 
         def write():

@@ -14,6 +14,7 @@ batch that its own devices use.
 """
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -61,6 +62,14 @@ def put_replicated(tree, mesh: Mesh):
         return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
     return jax.tree.map(put, tree)
+
+
+@jax.jit
+def copy(tree):
+    """A copy of ``tree`` in new buffers with the same shardings, also of arrays that span
+    processes: it outlives the donation of the original (outputs never alias inputs that
+    are not donated)."""
+    return jax.tree.map(jnp.copy, tree)
 
 
 def shard_batch(batch, mesh: Mesh):
