@@ -316,15 +316,24 @@ def eval_metrics(fast: FastMetrics, state: GANState, eval_noise: jax.Array, labe
 
 
 class _StopRequest:
-    """Turns SIGTERM/SIGINT into a flag checked between steps (preemption-safe stop)."""
+    """Turns SIGTERM/SIGINT into a flag checked between steps (preemption-safe stop).
+
+    ``restore`` puts the previous handlers back, so that ``main`` called from a
+    notebook or a test leaves the caller's Ctrl-C as it was.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self):
         self.signal = None
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._handle)
+        self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
 
     def _handle(self, signum, frame):
         self.signal = signal.Signals(signum).name
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
 
 def warn(message: str) -> None:
@@ -407,7 +416,6 @@ def train(cfg: Config) -> int:
     summaries = Summaries(workdir) if lead else None
     if summaries and (workdir / "samples").is_dir():
         summaries.update()  # a run killed before its last rebuild had finished
-    stop = _StopRequest()
     step = start_step
 
     def report(first: int, n: int, metrics: dict) -> None:
@@ -425,6 +433,7 @@ def train(cfg: Config) -> int:
         bar.set_postfix_str(f"{rate:.0f} img/s D {record['disc/loss']:.3f} G {record['gen/loss']:.3f}")
 
     saver = checkpoint.BackgroundSaver(mngr)
+    stop = _StopRequest()
     try:
         for epoch in range(start_step // steps_per_epoch, cfg.epochs):
             perm = permutation(key, epoch, num_images)
@@ -485,6 +494,7 @@ def train(cfg: Config) -> int:
             if stop.signal and epoch + 1 < cfg.epochs:
                 return stopped(saver, stop, step)
     finally:
+        stop.restore()
         saver.close()
         if log:
             log.close()

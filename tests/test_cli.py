@@ -52,6 +52,13 @@ def run(module, *args, data_dir=None, manual_dir=None, check=True):
     return proc
 
 
+def run_here(main, *args, data_dir=None, manual_dir=None):
+    """``main`` of an experiment called in this process (no interpreter, TensorFlow and JAX start-up:
+    ~10 s a run); the subprocess tests above and below cover the command line itself."""
+    extra = [*(["--data-dir", data_dir] if data_dir else []), *(["--manual-dir", manual_dir] if manual_dir else [])]
+    assert main([*map(str, args), *extra]) == 0
+
+
 def final_state(workdir):
     cfg = trainer.Config(**json.loads((workdir / "config.json").read_text()))
     return checkpoint.restore(checkpoint.manager(workdir / "checkpoints"), trainer.build_state(cfg))
@@ -110,9 +117,11 @@ def test_killed_and_resumed_run_is_bit_identical(reference_run, tmp_path, data_d
 
 
 def test_larger_epochs_continues_a_finished_run(reference_run, tmp_path, data_dir, manual_dir):
-    run("fashion_dcgan", "--workdir", tmp_path, "--epochs", 1, *NO_EVAL, data_dir=data_dir, manual_dir=manual_dir)
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    run_here(trainer.main, "--workdir", tmp_path, "--epochs", 1, *NO_EVAL, data_dir=data_dir, manual_dir=manual_dir)
     assert int(final_state(tmp_path).step) == 4
-    run("fashion_dcgan", "--workdir", tmp_path, "--epochs", 2, *NO_EVAL, data_dir=data_dir, manual_dir=manual_dir)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == handlers  # the caller's, back
+    run_here(trainer.main, "--workdir", tmp_path, "--epochs", 2, *NO_EVAL, data_dir=data_dir, manual_dir=manual_dir)
     assert_same_run(reference_run, tmp_path)
 
 
@@ -121,25 +130,14 @@ def test_steps_per_call_runs_scans_that_resume_bit_identically(tmp_path, data_di
     rounding (a scan compiles differently), logged and checkpointed as usual, and a run continued from
     its first epoch bit-identical to an uninterrupted one. --eval-every 3 evaluates the last epoch only.
     Batch 16: a scanned step is slow on XLA:CPU."""
-    small = ["--num-train", 64, "--batch-size", 16, "--log-every", 1, "--checkpoint-every", 3, "--data-dir", data_dir]
+    small = ["--num-train", 64, "--batch-size", 16, "--log-every", 1, "--checkpoint-every", 3]
     scan, no_eval = [*small, "--steps-per-call", 3], ["--eval-samples", 0]
     a, b, single = tmp_path / "a", tmp_path / "b", tmp_path / "single"
-    run(
-        "fashion_dcgan",
-        "--workdir",
-        a,
-        "--epochs",
-        2,
-        *scan,
-        "--eval-samples",
-        64,
-        "--eval-every",
-        3,
-        manual_dir=manual_dir,
-    )
+    data = {"data_dir": data_dir, "manual_dir": manual_dir}
+    run_here(trainer.main, "--workdir", a, "--epochs", 2, *scan, "--eval-samples", 64, "--eval-every", 3, **data)
     for epochs in (1, 2):
-        run("fashion_dcgan", "--workdir", b, "--epochs", epochs, *scan, *no_eval, manual_dir=manual_dir)
-    run("fashion_dcgan", "--workdir", single, "--epochs", 2, *small, *no_eval, manual_dir=manual_dir)
+        run_here(trainer.main, "--workdir", b, "--epochs", epochs, *scan, *no_eval, **data)
+    run_here(trainer.main, "--workdir", single, "--epochs", 2, *small, *no_eval, **data)
     assert_trees_equal(final_state(a), final_state(b))
     assert step_records(a) == step_records(b)
     assert [r["step"] for r in step_records(a)] == list(range(1, 9))
@@ -173,16 +171,17 @@ def test_twenty_kill_9_trials(tmp_path, manual_dir, monkeypatch):
     assert counts["partial_writes"] > 0, counts  # some kills did land inside a checkpoint write
 
 
-def test_a_corrupt_latest_checkpoint_is_skipped_with_a_warning(reference_run, tmp_path, data_dir, manual_dir):
-    run("fashion_dcgan", "--workdir", tmp_path, "--epochs", 1, *NO_EVAL, data_dir=data_dir, manual_dir=manual_dir)
+def test_a_corrupt_latest_checkpoint_is_skipped_with_a_warning(reference_run, tmp_path, data_dir, manual_dir, capsys):
+    data = {"data_dir": data_dir, "manual_dir": manual_dir}
+    run_here(trainer.main, "--workdir", tmp_path, "--epochs", 1, *NO_EVAL, **data)
     latest = tmp_path / "checkpoints" / "4"
     biggest = max((p for p in latest.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
     os.truncate(biggest, biggest.stat().st_size // 2)
-    proc = run(
-        "fashion_dcgan", "--workdir", tmp_path, "--epochs", 2, *NO_EVAL, data_dir=data_dir, manual_dir=manual_dir
-    )
-    assert "warning: checkpoint 4" in proc.stderr and "fell back to checkpoint 3" in proc.stderr
-    assert "resumed from step 3" in proc.stdout
+    capsys.readouterr()
+    run_here(trainer.main, "--workdir", tmp_path, "--epochs", 2, *NO_EVAL, **data)
+    out, err = capsys.readouterr()
+    assert "warning: checkpoint 4" in err and "fell back to checkpoint 3" in err
+    assert "resumed from step 3" in out
     assert_same_run(reference_run, tmp_path)
     assert [p.name.split("-")[0] for p in (tmp_path / "corrupt_checkpoints").iterdir()] == ["4"]
 
@@ -242,7 +241,7 @@ def test_another_config_in_the_workdir_is_refused(reference_run):
 def test_overwrite_deletes_the_other_run_and_starts_over(reference_run, tmp_path, data_dir, manual_dir):
     shutil.copytree(reference_run, tmp_path / "run")
     args = ["--workdir", tmp_path / "run", "--epochs", 1, "--num-train", 64, "--batch-size", 32, "--eval-samples", 0]
-    run("fashion_dcgan", *args, "--learning-rate", 0.001, "--overwrite", data_dir=data_dir, manual_dir=manual_dir)
+    run_here(trainer.main, *args, "--learning-rate", 0.001, "--overwrite", data_dir=data_dir, manual_dir=manual_dir)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["learning_rate"] == 0.001
     assert int(final_state(tmp_path / "run").step) == 2  # a new run, not a continuation of step 8
     assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == ["epoch_001.png"]
@@ -270,10 +269,10 @@ def test_overwrite_deletes_the_other_run_and_starts_over(reference_run, tmp_path
         ),
     ],
 )
-def test_bad_flags_fail_with_one_line(tmp_path, flags, message):
-    proc = run("fashion_dcgan", "--workdir", tmp_path / "w", *flags, check=False)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"error: {message}"]
+def test_bad_flags_fail_with_one_line(tmp_path, flags, message, capsys):
+    """In this process (the subprocess tests around check that nothing else reaches stderr)."""
+    assert trainer.main(["--workdir", str(tmp_path / "w"), *flags]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {message}"]
     assert not (tmp_path / "w").exists()
 
 
@@ -281,7 +280,7 @@ def test_a_radford_dcgan64_variant_trains_and_samples_from_its_ema(tmp_path, dat
     variant = ["--arch", "dcgan64", "--loss", "hinge", "--disc-steps", 2, "--ema-decay", 0.9,
                "--diffaugment", "color,translation,cutout", "--learning-rate", 2e-4, "--beta1", 0.5]  # fmt: skip
     args = ["--workdir", tmp_path / "run", "--epochs", 1, "--num-train", 64, "--batch-size", 32, "--eval-samples", 0]
-    run("fashion_dcgan", *args, *variant, data_dir=data_dir, manual_dir=manual_dir)
+    run_here(trainer.main, *args, *variant, data_dir=data_dir, manual_dir=manual_dir)
     state = final_state(tmp_path / "run")
     assert int(state.step) == 2 and state.gen_ema_params is not None
     pairs = zip(jax.tree.leaves(state.gen_params), jax.tree.leaves(state.gen_ema_params), strict=True)
@@ -305,11 +304,12 @@ def test_generate_is_deterministic(reference_run, tmp_path):
     assert not np.array_equal(np.load(tmp_path / "c.npz")["images"], images)
 
 
-def test_batch_larger_than_the_training_set_fails_with_one_line(tmp_path, data_dir, manual_dir):
+def test_batch_larger_than_the_training_set_fails_with_one_line(tmp_path, data_dir, manual_dir, capsys):
     args = ["--workdir", tmp_path / "w", "--num-train", 100, "--batch-size", 128]
-    proc = run("fashion_dcgan", *args, data_dir=data_dir, manual_dir=manual_dir, check=False)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["error: --batch-size 128 is larger than the training set (100 images)"]
+    assert trainer.main([*map(str, args), "--data-dir", data_dir, "--manual-dir", manual_dir]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --batch-size 128 is larger than the training set (100 images)"
+    ]
     assert not (tmp_path / "w").exists()
 
 
@@ -412,7 +412,7 @@ def test_class_conditional_run_generates_and_evaluates_by_class(tmp_path, data_d
     assert trainer.workdir_of(fashion_cdcgan.Config(seed=3)).as_posix() == "runs/fashion_cdcgan/seed3"
     w = tmp_path / "run"
     args = ["--workdir", w, "--epochs", 1, "--num-train", 128, "--batch-size", 32, "--eval-samples", 100]
-    run("fashion_cdcgan", *args, data_dir=data_dir, manual_dir=manual_dir)
+    run_here(fashion_cdcgan.main, *args, data_dir=data_dir, manual_dir=manual_dir)
     assert json.loads((w / "config.json").read_text())["conditional"] is True
     epoch = [r for r in map(json.loads, (w / "metrics.jsonl").read_text().splitlines()) if "epoch" in r][-1]
     assert 0 <= epoch["eval/class_accuracy"] <= 1
