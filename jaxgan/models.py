@@ -6,8 +6,13 @@ the same function as ``flax.linen.ConvTranspose`` but has a backward pass made
 of ordinary convolutions: XLA:CPU lowers the kernel gradient of an
 input-dilated convolution to a slow generic loop, which made the whole training
 step ~2.3x slower on a 2-core CPU.
+
+Kernels are initialized by :func:`xavier_uniform` and :func:`normal`, which
+draw the same values as Flax's initializers of those names, bit for bit, but
+compile faster.
 """
 
+import math
 from collections.abc import Sequence
 from functools import partial
 
@@ -17,6 +22,33 @@ import jax.numpy as jnp
 from jax import lax
 
 _DN = ("NHWC", "HWIO", "NHWC")
+
+
+def xavier_uniform() -> nn.initializers.Initializer:
+    """``nn.initializers.xavier_uniform()``, drawn as a flat vector and reshaped.
+
+    With JAX's partitionable threefry the draw of an ``[N]`` vector and of an
+    ``[a, b, c, d]`` array of the same size give the same numbers, but XLA:CPU
+    compiles the 4-D draw of a conv kernel 2-5x slower: building the Radford 64x64
+    pair took 9.5 s instead of 2.8 s, the tutorial pair 3.6 s instead of 1.5 s.
+    """
+
+    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
+        receptive = math.prod(shape[:-2])  # kernel [..., fan_in, fan_out], as Flax counts fans
+        fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
+        variance = jnp.array(1.0 / ((fan_in + fan_out) / 2), dtype=dtype)
+        return jax.random.uniform(key, (math.prod(shape),), dtype, -1).reshape(shape) * jnp.sqrt(3 * variance)
+
+    return init
+
+
+def normal(stddev: float) -> nn.initializers.Initializer:
+    """``nn.initializers.normal(stddev)``, drawn flat (see :func:`xavier_uniform`)."""
+
+    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
+        return jax.random.normal(key, (math.prod(shape),), dtype).reshape(shape) * jnp.array(stddev, dtype)
+
+    return init
 
 
 def _flip_swap(kernel: jax.Array) -> jax.Array:
@@ -72,7 +104,7 @@ class ConvTranspose(nn.Module):
     features: int
     kernel_size: tuple[int, int]
     strides: tuple[int, int] = (1, 1)
-    kernel_init: nn.initializers.Initializer = nn.initializers.xavier_uniform()
+    kernel_init: nn.initializers.Initializer = xavier_uniform()
     dtype: jnp.dtype | None = None
 
     @nn.compact
@@ -157,7 +189,7 @@ class Generator(nn.Module):
             use_running_average=not train, momentum=0.99, epsilon=1e-3, dtype=jnp.float32
         )
         act = lambda h: nn.leaky_relu(h, self.negative_slope)  # noqa: E731
-        dense = nn.Dense(s * s * 256, use_bias=False, kernel_init=nn.initializers.xavier_uniform(), dtype=self.dtype)
+        dense = nn.Dense(s * s * 256, use_bias=False, kernel_init=xavier_uniform(), dtype=self.dtype)
         h = act(norm()(dense(z)))
         h = h.reshape(z.shape[0], s, s, 256)  # [B, 7, 7, 256]
         h = act(norm()(convt(128, (5, 5), (1, 1))(h)))  # [B, 7, 7, 128]
@@ -180,7 +212,7 @@ class Discriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
-        init = nn.initializers.xavier_uniform()
+        init = xavier_uniform()
         h = condition_image(x, labels, self.num_classes)
         for features in (64, 128):
             h = nn.Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=init, dtype=self.dtype)(h)
@@ -209,7 +241,7 @@ class DCGANGenerator(nn.Module):
     @nn.compact
     def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
         z = condition_noise(z, labels, self.num_classes)
-        init = nn.initializers.normal(0.02)
+        init = normal(0.02)
         ups = {64: 4, 128: 5}[self.size]
         features = self.width * 2 ** (ups - 1)
         norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=jnp.float32)  # noqa: E731
@@ -256,7 +288,7 @@ class DCGANDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
-        init = nn.initializers.normal(0.02)
+        init = normal(0.02)
         h, features = condition_image(x, labels, self.num_classes), self.width
         while h.shape[1] > 4:
             h = nn.Conv(features, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=init,
