@@ -29,8 +29,8 @@ def xavier_uniform() -> nn.initializers.Initializer:
 
     With JAX's partitionable threefry the draw of an ``[N]`` vector and of an
     ``[a, b, c, d]`` array of the same size give the same numbers, but XLA:CPU
-    compiles the 4-D draw of a conv kernel 2-5x slower: building the Radford 64x64
-    pair took 9.5 s instead of 2.8 s, the tutorial pair 3.6 s instead of 1.5 s.
+    compiles the 4-D draw of a conv kernel 2-5x slower: the kernels of the Radford
+    64x64 pair took 8.1 s to compile instead of 1.6 s (``benchmarks/init_compile.py``).
     """
 
     def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
