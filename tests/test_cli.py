@@ -5,7 +5,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 
@@ -18,55 +17,8 @@ from benchmarks import fault_trials
 from experiments import evaluate as ev
 from experiments import fashion_dcgan as trainer
 from experiments import generate as gen
-from jaxgan import checkpoint
 from tests.conftest import REPO
-from tests.helpers import assert_trees_equal
-
-TINY = [
-    "--num-train",
-    "256",
-    "--batch-size",
-    "64",
-    "--log-every",
-    "1",
-    "--checkpoint-every",
-    "3",
-    "--eval-samples",
-    "64",
-]
-# For runs compared with the reference only by state and per-step records: the per-epoch
-# evaluation (a flag that does not change the run) costs each of them ~10 s.
-NO_EVAL = [*TINY, "--eval-samples", "0"]
-
-
-def command(module, *args):
-    return [sys.executable, "-m", f"experiments.{module}", *map(str, args)]
-
-
-def run(module, *args, data_dir=None, manual_dir=None, check=True):
-    env = {**os.environ, "JAXGAN_MANUAL_DIR": manual_dir or ""}
-    extra = ["--data-dir", data_dir] if data_dir else []
-    proc = subprocess.run(command(module, *args, *extra), cwd=REPO, env=env, capture_output=True, text=True)
-    if check:
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
-def run_here(main, *args, data_dir=None, manual_dir=None):
-    """``main`` of an experiment called in this process (no interpreter, TensorFlow and JAX start-up:
-    ~10 s a run); the subprocess tests above and below cover the command line itself."""
-    extra = [*(["--data-dir", data_dir] if data_dir else []), *(["--manual-dir", manual_dir] if manual_dir else [])]
-    assert main([*map(str, args), *extra]) == 0
-
-
-def final_state(workdir):
-    cfg = trainer.Config(**json.loads((workdir / "config.json").read_text()))
-    return checkpoint.restore(checkpoint.manager(workdir / "checkpoints"), trainer.build_state(cfg))
-
-
-def step_records(workdir):
-    lines = (workdir / "metrics.jsonl").read_text().splitlines()
-    return [r for r in map(json.loads, lines) if "epoch_time_s" not in r]
+from tests.helpers import NO_EVAL, TINY, assert_trees_equal, command, final_state, run, run_here, step_records
 
 
 def assert_same_run(a, b):
@@ -125,33 +77,6 @@ def test_larger_epochs_continues_a_finished_run(reference_run, tmp_path, data_di
     assert_same_run(reference_run, tmp_path)
 
 
-def test_steps_per_call_runs_scans_that_resume_bit_identically(tmp_path, data_dir, manual_dir):
-    """--steps-per-call 3 on 4 steps an epoch (calls of 3 and 1 steps): the single-step run up to float
-    rounding (a scan compiles differently), logged and checkpointed as usual, and a run continued from
-    its first epoch bit-identical to an uninterrupted one. --eval-every 3 evaluates the last epoch only.
-    Batch 16: a scanned step is slow on XLA:CPU."""
-    small = ["--num-train", 64, "--batch-size", 16, "--log-every", 1, "--checkpoint-every", 3]
-    scan, no_eval = [*small, "--steps-per-call", 3], ["--eval-samples", 0]
-    a, b, single = tmp_path / "a", tmp_path / "b", tmp_path / "single"
-    data = {"data_dir": data_dir, "manual_dir": manual_dir}
-    run_here(trainer.main, "--workdir", a, "--epochs", 2, *scan, "--eval-samples", 64, "--eval-every", 3, **data)
-    for epochs in (1, 2):
-        run_here(trainer.main, "--workdir", b, "--epochs", epochs, *scan, *no_eval, **data)
-    run_here(trainer.main, "--workdir", single, "--epochs", 2, *small, *no_eval, **data)
-    assert_trees_equal(final_state(a), final_state(b))
-    assert step_records(a) == step_records(b)
-    assert [r["step"] for r in step_records(a)] == list(range(1, 9))
-    pairs = zip(
-        jax.tree.leaves(final_state(a).gen_params), jax.tree.leaves(final_state(single).gen_params), strict=True
-    )
-    for x, y in pairs:
-        np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5)
-    saved = checkpoint.manager(a / "checkpoints", read_only=True).all_steps()
-    assert sorted(saved) == [4, 7, 8]  # the last 3 kept: the first call ending past a multiple of 3, epoch ends
-    epochs = [r for r in map(json.loads, (a / "metrics.jsonl").read_text().splitlines()) if "epoch" in r]
-    assert ["eval/fcd" in r for r in epochs] == [False, True]
-
-
 def test_kill_9_trials_end_bit_identical(reference_run, tmp_path, data_dir, manual_dir, monkeypatch):
     """Two trials of benchmarks/fault_trials.py (it runs 20 with -m slow): one kill at a random
     moment, one the instant a checkpoint write is under way; each rerun must match the reference."""
@@ -184,30 +109,6 @@ def test_a_corrupt_latest_checkpoint_is_skipped_with_a_warning(reference_run, tm
     assert "resumed from step 3" in out
     assert_same_run(reference_run, tmp_path)
     assert [p.name.split("-")[0] for p in (tmp_path / "corrupt_checkpoints").iterdir()] == ["4"]
-
-
-def read_only_folder(tmp_path):
-    if os.geteuid() != 0:
-        folder = tmp_path / "read-only"
-        folder.mkdir(mode=0o555)
-        return folder
-    if os.path.isdir("/sys"):  # root ignores permission bits; sysfs refuses new files even to root
-        return "/sys"
-    pytest.skip("no folder this user cannot write to")
-
-
-@pytest.mark.parametrize("where", ["under a file", "read-only"])
-def test_an_unwritable_workdir_fails_with_one_line(tmp_path, where):
-    if where == "under a file":
-        (tmp_path / "file").write_text("")
-        workdir = tmp_path / "file" / "run"
-    else:
-        workdir = os.path.join(read_only_folder(tmp_path), "jaxgan-run")
-    proc = run("fashion_dcgan", "--workdir", workdir, check=False)
-    assert proc.returncode == 2
-    [line] = proc.stderr.strip().splitlines()
-    assert line.startswith(f"error: cannot write to {workdir}")
-    assert not os.path.exists(workdir)
 
 
 @pytest.mark.slow
@@ -247,50 +148,6 @@ def test_overwrite_deletes_the_other_run_and_starts_over(reference_run, tmp_path
     assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == ["epoch_001.png"]
 
 
-@pytest.mark.parametrize(
-    "flags,message",
-    [
-        (["--epochs", "0"], "--epochs must be positive, got 0"),
-        (["--batch-size", "-1"], "--batch-size must be positive, got -1"),
-        (["--learning-rate", "0"], "--learning-rate must be positive, got 0.0"),
-        (["--arch", "dcgan32"], "--arch must be one of tutorial, dcgan64, dcgan128, got 'dcgan32'"),
-        (["--loss", "wgan"], "--loss must be one of bce, hinge, lsgan, wgan-gp, got 'wgan'"),
-        (["--disc-steps", "0"], "--disc-steps must be positive, got 0"),
-        (["--steps-per-call", "0"], "--steps-per-call must be positive, got 0"),
-        (["--ema-decay", "1"], "--ema-decay must be in [0, 1), got 1.0"),
-        (
-            ["--diffaugment", "color,flip"],
-            "--diffaugment: unknown DiffAugment transform 'flip' (known: color, translation, cutout)",
-        ),
-        (["--dtype", "float16"], "--dtype must be one of float32, bfloat16, got 'float16'"),
-        (
-            ["--arch", "dcgan64", "--loss", "wgan-gp"],
-            "--loss wgan-gp needs a discriminator without batch normalization: use --arch tutorial",
-        ),
-    ],
-)
-def test_bad_flags_fail_with_one_line(tmp_path, flags, message, capsys):
-    """In this process (the subprocess tests around check that nothing else reaches stderr)."""
-    assert trainer.main(["--workdir", str(tmp_path / "w"), *flags]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [f"error: {message}"]
-    assert not (tmp_path / "w").exists()
-
-
-def test_a_radford_dcgan64_variant_trains_and_samples_from_its_ema(tmp_path, data_dir, manual_dir):
-    variant = ["--arch", "dcgan64", "--loss", "hinge", "--disc-steps", 2, "--ema-decay", 0.9,
-               "--diffaugment", "color,translation,cutout", "--learning-rate", 2e-4, "--beta1", 0.5]  # fmt: skip
-    args = ["--workdir", tmp_path / "run", "--epochs", 1, "--num-train", 64, "--batch-size", 32, "--eval-samples", 0]
-    run_here(trainer.main, *args, *variant, data_dir=data_dir, manual_dir=manual_dir)
-    state = final_state(tmp_path / "run")
-    assert int(state.step) == 2 and state.gen_ema_params is not None
-    pairs = zip(jax.tree.leaves(state.gen_params), jax.tree.leaves(state.gen_ema_params), strict=True)
-    assert any(np.any(a != b) for a, b in pairs)  # the average lags the weights
-    grid = Image.open(tmp_path / "run" / "samples" / "epoch_001.png")
-    assert grid.size == (2 * (8 * 66 + 2),) * 2  # 8x8 grid of 64-pixel images, 2-pixel gaps, doubled
-    assert gen.main(["--workdir", str(tmp_path / "run"), "--num", "3", "--out", str(tmp_path / "s.npz")]) == 0
-    assert np.load(tmp_path / "s.npz")["images"].shape == (3, 64, 64, 1)
-
-
 def test_generate_is_deterministic(reference_run, tmp_path):
     run("generate", "--workdir", reference_run, "--num", 10, "--seed", 3, "--out", tmp_path / "a.npz")
     for name in ("b.npz", "a.png", "b.png"):  # the same main(), in this process
@@ -302,15 +159,6 @@ def test_generate_is_deterministic(reference_run, tmp_path):
     assert images.shape == (10, 28, 28, 1) and images.dtype == np.uint8
     gen.main(["--workdir", str(reference_run), "--num", "10", "--seed", "4", "--out", str(tmp_path / "c.npz")])
     assert not np.array_equal(np.load(tmp_path / "c.npz")["images"], images)
-
-
-def test_batch_larger_than_the_training_set_fails_with_one_line(tmp_path, data_dir, manual_dir, capsys):
-    args = ["--workdir", tmp_path / "w", "--num-train", 100, "--batch-size", 128]
-    assert trainer.main([*map(str, args), "--data-dir", data_dir, "--manual-dir", manual_dir]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [
-        "error: --batch-size 128 is larger than the training set (100 images)"
-    ]
-    assert not (tmp_path / "w").exists()
 
 
 def test_generate_from_a_checkpoint_of_another_model_fails_clearly(reference_run, tmp_path, capsys):
@@ -335,13 +183,6 @@ def test_generate_interpolation_gif(reference_run, tmp_path):
     assert gen.main([*args, "--out", str(tmp_path / "c.png")]) == 2  # a walk is a GIF
 
 
-def test_generate_on_an_empty_workdir_fails_clearly(tmp_path):
-    proc = run("generate", "--workdir", tmp_path, "--out", tmp_path / "x.png", check=False)
-    assert proc.returncode == 2
-    assert "holds no training run" in proc.stderr
-    assert not (tmp_path / "x.png").exists()
-
-
 def test_evaluate_on_an_empty_workdir_or_another_model_fails_clearly(reference_run, tmp_path, capsys):
     assert ev.main(["--workdir", str(tmp_path)]) == 2
     assert "holds no training run" in capsys.readouterr().err
@@ -363,76 +204,6 @@ def test_evaluate_a_run_prints_json_and_writes_eval_json(reference_run, data_dir
         assert np.isfinite(result[name]), name
     assert json.loads((reference_run / "eval.json").read_text()) == result
     assert "fcd" in proc.stdout.splitlines()[1]
-
-
-def test_evaluate_refuses_a_bad_samples_file(tmp_path):
-    np.savez(tmp_path / "s.npz", images=np.zeros((10, 28, 28, 1), np.float32))
-    proc = run("evaluate", "--samples", tmp_path / "s.npz", check=False)
-    assert (
-        proc.returncode == 2
-        and proc.stderr.strip() == f"error: {tmp_path / 's.npz'}: images must be uint8, got float32"
-    )
-    assert not (tmp_path / "s.eval.json").exists()
-    proc = run("evaluate", "--samples", tmp_path / "missing.npz", check=False)
-    assert proc.returncode == 2 and "not found" in proc.stderr
-
-
-def test_no_internet_and_no_manual_dir_fails_with_one_line(tmp_path):
-    from jaxgan import data
-
-    if data._reachable("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"):
-        pytest.skip("this machine is online")
-    args = ["--workdir", tmp_path / "w", "--data-dir", tmp_path / "tfds"]
-    proc = run("fashion_dcgan", *args, check=False)
-    assert proc.returncode == 2
-    [line] = proc.stderr.strip().splitlines()
-    assert line.startswith("error: cannot reach") and "--manual-dir" in line
-    assert not (tmp_path / "w").exists()
-
-
-def test_manual_dir_missing_a_file_fails_with_one_line(tmp_path):
-    (tmp_path / "files").mkdir()
-    args = ["--workdir", tmp_path / "w", "--data-dir", tmp_path / "tfds", "--manual-dir", tmp_path / "files"]
-    proc = run("fashion_dcgan", *args, check=False)
-    assert proc.returncode == 2
-    [line] = proc.stderr.strip().splitlines()
-    assert line.startswith(f"error: manual dir {tmp_path / 'files'} lacks ")
-    assert not (tmp_path / "w").exists()
-
-
-def test_a_non_finite_metric_stops_training_naming_step_and_metric():
-    trainer.check_finite({"disc/loss": np.float32(0.7), "gen/loss": np.float32(1.0)}, 10)
-    with pytest.raises(trainer.UserError, match="gen/loss is nan by step 12"):
-        trainer.check_finite({"disc/loss": np.float32(0.7), "gen/loss": np.float32("nan")}, 12)
-
-
-def test_class_conditional_run_generates_and_evaluates_by_class(tmp_path, data_dir, manual_dir, capsys):
-    from experiments import fashion_cdcgan
-
-    assert trainer.workdir_of(fashion_cdcgan.Config(seed=3)).as_posix() == "runs/fashion_cdcgan/seed3"
-    w = tmp_path / "run"
-    args = ["--workdir", w, "--epochs", 1, "--num-train", 128, "--batch-size", 32, "--eval-samples", 100]
-    run_here(fashion_cdcgan.main, *args, data_dir=data_dir, manual_dir=manual_dir)
-    assert json.loads((w / "config.json").read_text())["conditional"] is True
-    epoch = [r for r in map(json.loads, (w / "metrics.jsonl").read_text().splitlines()) if "epoch" in r][-1]
-    assert 0 <= epoch["eval/class_accuracy"] <= 1
-    grid = Image.open(w / "samples" / "epoch_001.png")
-    assert grid.size == (90 + 2 * (8 * 30 + 2), 2 * (10 * 30 + 2))  # a name margin, then one row of 8 per class
-    # --class by name or number; the npz keeps the classes.
-    assert gen.main(["--workdir", str(w), "--num", "5", "--class", "sneaker", "--out", str(tmp_path / "s.npz")]) == 0
-    assert np.load(tmp_path / "s.npz")["labels"].tolist() == [7] * 5
-    assert gen.main(["--workdir", str(w), "--num", "5", "--class", "7", "--out", str(tmp_path / "n.npz")]) == 0
-    assert np.array_equal(np.load(tmp_path / "s.npz")["images"], np.load(tmp_path / "n.npz")["images"])
-    assert gen.main(["--workdir", str(w), "--num", "12", "--out", str(tmp_path / "all.npz")]) == 0
-    assert np.load(tmp_path / "all.npz")["labels"].tolist() == [*range(10), 0, 1]
-    capsys.readouterr()
-    assert gen.main(["--workdir", str(w), "--class", "hat", "--out", str(tmp_path / "x.png")]) == 2
-    assert "--class 'hat' names no single class" in capsys.readouterr().err
-    # evaluate reads the classes from the npz: accuracy and FCD per class.
-    ev_args = ["--samples", str(tmp_path / "all.npz"), "--json", "--manual-dir", manual_dir]
-    assert ev.main([*ev_args, "--data-dir", data_dir]) == 0
-    results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert len(results["class_accuracy_per_class"]) == len(results["fcd_per_class"]) == 10
 
 
 def test_class_needs_a_conditional_run(reference_run, tmp_path, capsys):

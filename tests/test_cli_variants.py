@@ -1,0 +1,84 @@
+"""End-to-end runs of the trainer's variants: scanned steps, the Radford nets, class-conditional."""
+
+import json
+
+import jax
+import numpy as np
+from PIL import Image
+
+from experiments import evaluate as ev
+from experiments import fashion_dcgan as trainer
+from experiments import generate as gen
+from jaxgan import checkpoint
+from tests.helpers import assert_trees_equal, final_state, run_here, step_records
+
+
+def test_steps_per_call_runs_scans_that_resume_bit_identically(tmp_path, data_dir, manual_dir):
+    """--steps-per-call 3 on 4 steps an epoch (calls of 3 and 1 steps): the single-step run up to float
+    rounding (a scan compiles differently), logged and checkpointed as usual, and a run continued from
+    its first epoch bit-identical to an uninterrupted one. --eval-every 3 evaluates the last epoch only.
+    Batch 16: a scanned step is slow on XLA:CPU."""
+    small = ["--num-train", 64, "--batch-size", 16, "--log-every", 1, "--checkpoint-every", 3]
+    scan, no_eval = [*small, "--steps-per-call", 3], ["--eval-samples", 0]
+    a, b, single = tmp_path / "a", tmp_path / "b", tmp_path / "single"
+    data = {"data_dir": data_dir, "manual_dir": manual_dir}
+    run_here(trainer.main, "--workdir", a, "--epochs", 2, *scan, "--eval-samples", 64, "--eval-every", 3, **data)
+    for epochs in (1, 2):
+        run_here(trainer.main, "--workdir", b, "--epochs", epochs, *scan, *no_eval, **data)
+    run_here(trainer.main, "--workdir", single, "--epochs", 2, *small, *no_eval, **data)
+    assert_trees_equal(final_state(a), final_state(b))
+    assert step_records(a) == step_records(b)
+    assert [r["step"] for r in step_records(a)] == list(range(1, 9))
+    pairs = zip(
+        jax.tree.leaves(final_state(a).gen_params), jax.tree.leaves(final_state(single).gen_params), strict=True
+    )
+    for x, y in pairs:
+        np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5)
+    saved = checkpoint.manager(a / "checkpoints", read_only=True).all_steps()
+    assert sorted(saved) == [4, 7, 8]  # the last 3 kept: the first call ending past a multiple of 3, epoch ends
+    epochs = [r for r in map(json.loads, (a / "metrics.jsonl").read_text().splitlines()) if "epoch" in r]
+    assert ["eval/fcd" in r for r in epochs] == [False, True]
+
+
+def test_a_radford_dcgan64_variant_trains_and_samples_from_its_ema(tmp_path, data_dir, manual_dir):
+    variant = ["--arch", "dcgan64", "--loss", "hinge", "--disc-steps", 2, "--ema-decay", 0.9,
+               "--diffaugment", "color,translation,cutout", "--learning-rate", 2e-4, "--beta1", 0.5]  # fmt: skip
+    args = ["--workdir", tmp_path / "run", "--epochs", 1, "--num-train", 64, "--batch-size", 32, "--eval-samples", 0]
+    run_here(trainer.main, *args, *variant, data_dir=data_dir, manual_dir=manual_dir)
+    state = final_state(tmp_path / "run")
+    assert int(state.step) == 2 and state.gen_ema_params is not None
+    pairs = zip(jax.tree.leaves(state.gen_params), jax.tree.leaves(state.gen_ema_params), strict=True)
+    assert any(np.any(a != b) for a, b in pairs)  # the average lags the weights
+    grid = Image.open(tmp_path / "run" / "samples" / "epoch_001.png")
+    assert grid.size == (2 * (8 * 66 + 2),) * 2  # 8x8 grid of 64-pixel images, 2-pixel gaps, doubled
+    assert gen.main(["--workdir", str(tmp_path / "run"), "--num", "3", "--out", str(tmp_path / "s.npz")]) == 0
+    assert np.load(tmp_path / "s.npz")["images"].shape == (3, 64, 64, 1)
+
+
+def test_class_conditional_run_generates_and_evaluates_by_class(tmp_path, data_dir, manual_dir, capsys):
+    from experiments import fashion_cdcgan
+
+    assert trainer.workdir_of(fashion_cdcgan.Config(seed=3)).as_posix() == "runs/fashion_cdcgan/seed3"
+    w = tmp_path / "run"
+    args = ["--workdir", w, "--epochs", 1, "--num-train", 128, "--batch-size", 32, "--eval-samples", 100]
+    run_here(fashion_cdcgan.main, *args, data_dir=data_dir, manual_dir=manual_dir)
+    assert json.loads((w / "config.json").read_text())["conditional"] is True
+    epoch = [r for r in map(json.loads, (w / "metrics.jsonl").read_text().splitlines()) if "epoch" in r][-1]
+    assert 0 <= epoch["eval/class_accuracy"] <= 1
+    grid = Image.open(w / "samples" / "epoch_001.png")
+    assert grid.size == (90 + 2 * (8 * 30 + 2), 2 * (10 * 30 + 2))  # a name margin, then one row of 8 per class
+    # --class by name or number; the npz keeps the classes.
+    assert gen.main(["--workdir", str(w), "--num", "5", "--class", "sneaker", "--out", str(tmp_path / "s.npz")]) == 0
+    assert np.load(tmp_path / "s.npz")["labels"].tolist() == [7] * 5
+    assert gen.main(["--workdir", str(w), "--num", "5", "--class", "7", "--out", str(tmp_path / "n.npz")]) == 0
+    assert np.array_equal(np.load(tmp_path / "s.npz")["images"], np.load(tmp_path / "n.npz")["images"])
+    assert gen.main(["--workdir", str(w), "--num", "12", "--out", str(tmp_path / "all.npz")]) == 0
+    assert np.load(tmp_path / "all.npz")["labels"].tolist() == [*range(10), 0, 1]
+    capsys.readouterr()
+    assert gen.main(["--workdir", str(w), "--class", "hat", "--out", str(tmp_path / "x.png")]) == 2
+    assert "--class 'hat' names no single class" in capsys.readouterr().err
+    # evaluate reads the classes from the npz: accuracy and FCD per class.
+    ev_args = ["--samples", str(tmp_path / "all.npz"), "--json", "--manual-dir", manual_dir]
+    assert ev.main([*ev_args, "--data-dir", data_dir]) == 0
+    results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(results["class_accuracy_per_class"]) == len(results["fcd_per_class"]) == 10
