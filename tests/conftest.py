@@ -1,5 +1,6 @@
 """Shared fixtures. Real data and weights come from ../shared (present on CI); tests that need them skip without."""
 
+import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -25,9 +26,18 @@ def manual_dir() -> str:
 
 @pytest.fixture(scope="session")
 def data_dir(manual_dir, tmp_path_factory) -> str:
-    """A tfds data dir with Fashion-MNIST prepared from the official files (once per session)."""
+    """A tfds data dir with Fashion-MNIST prepared from the official files, once per test run.
+
+    Under pytest-xdist every worker has its own session; they share the folder (in the run's
+    common temporary root) and the first one to take the lock prepares it (≈ 25 s).
+    """
     from jaxgan import data
 
-    folder = str(tmp_path_factory.mktemp("tfds"))
-    data.load_split("fashion_mnist", "test[:1]", data_dir=folder, manual_dir=manual_dir)
-    return folder
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the workers' temporary roots sit side by side in the run's
+    folder = shared / "tfds"
+    with open(shared / "tfds.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data.load_split("fashion_mnist", "test[:1]", data_dir=str(folder), manual_dir=manual_dir)
+    return str(folder)
