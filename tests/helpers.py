@@ -64,11 +64,12 @@ def run(module, *args, data_dir=None, manual_dir=None, check=True):
     return proc
 
 
-def run_here(main, *args, data_dir=None, manual_dir=None):
+def run_here(main, *args, data_dir=None, manual_dir=None, code=0):
     """``main`` of an experiment called in this process (no interpreter, TensorFlow and JAX start-up:
-    ~10 s a run); the subprocess runs of test_cli.py and test_cli_errors.py cover the command line itself."""
+    ~10 s a run), expected to return ``code``; the subprocess runs of test_cli.py and test_cli_errors.py
+    cover the command line itself."""
     extra = [*(["--data-dir", data_dir] if data_dir else []), *(["--manual-dir", manual_dir] if manual_dir else [])]
-    assert main([*map(str, args), *extra]) == 0
+    assert main([*map(str, args), *extra]) == code
 
 
 def final_state(workdir):

@@ -7,7 +7,7 @@ import pytest
 
 from experiments import fashion_dcgan as trainer
 from jaxgan import data
-from tests.helpers import run
+from tests.helpers import run, run_here
 
 
 def read_only_folder(tmp_path):
@@ -58,14 +58,14 @@ def test_an_unwritable_workdir_fails_with_one_line(tmp_path, where):
 )
 def test_bad_flags_fail_with_one_line(tmp_path, flags, message, capsys):
     """In this process (the subprocess tests around check that nothing else reaches stderr)."""
-    assert trainer.main(["--workdir", str(tmp_path / "w"), *flags]) == 2
+    run_here(trainer.main, "--workdir", tmp_path / "w", *flags, code=2)
     assert capsys.readouterr().err.strip().splitlines() == [f"error: {message}"]
     assert not (tmp_path / "w").exists()
 
 
 def test_batch_larger_than_the_training_set_fails_with_one_line(tmp_path, data_dir, manual_dir, capsys):
     args = ["--workdir", tmp_path / "w", "--num-train", 100, "--batch-size", 128]
-    assert trainer.main([*map(str, args), "--data-dir", data_dir, "--manual-dir", manual_dir]) == 2
+    run_here(trainer.main, *args, data_dir=data_dir, manual_dir=manual_dir, code=2)
     assert capsys.readouterr().err.strip().splitlines() == [
         "error: --batch-size 128 is larger than the training set (100 images)"
     ]
