@@ -1,3 +1,9 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import numpy as np
 import pytest
@@ -21,6 +27,7 @@ def test_mock_data_flows_through_the_batch_pipeline(monkeypatch):
     monkeypatch.setattr(data, "_reachable", lambda url: True)  # mock_data stands in for the download
     with tfds.testing.mock_data(num_examples=40):
         ds = data.load_split("fashion_mnist", "train")
+        assert data.SplitCache.of(tfds.builder("fashion_mnist"), "train", None) is None  # nothing to cache from
     images = jax.device_put(ds["image"])
     assert images.shape == (40, 28, 28, 1)
     perm = data.epoch_permutation(jax.random.key(0), 0, 40)
@@ -28,6 +35,66 @@ def test_mock_data_flows_through_the_batch_pipeline(monkeypatch):
     seen = np.concatenate([np.asarray(perm[:16]), np.asarray(perm[16:32])])
     assert len(set(seen.tolist())) == 32
     np.testing.assert_allclose(batches[1], data.to_model_range(ds["image"][np.asarray(perm[16:32])]), atol=1e-6)
+
+
+def _own_copy(data_dir: str, folder: Path) -> str:
+    """A private copy of the prepared dataset, without caches: these tests change its files."""
+    ignore = shutil.ignore_patterns("jaxgan-*")
+    shutil.copytree(Path(data_dir) / "fashion_mnist", folder / "fashion_mnist", ignore=ignore)
+    return str(folder)
+
+
+def test_a_split_is_cached_and_reloads_without_tensorflow(data_dir, tmp_path):
+    folder = _own_copy(data_dir, tmp_path)
+    decoded = data.load_split("fashion_mnist", "test[:500]", data_dir=folder)  # through tf.data, then cached
+    assert [p.name for p in Path(folder).glob("fashion_mnist/*/jaxgan-*")] == ["jaxgan-test%5B%3A500%5D.npz"]
+    code = (
+        "import sys, numpy as np; from jaxgan import data; "
+        f"arrays = data.load_split('fashion_mnist', 'test[:500]', data_dir={folder!r}); "
+        "assert 'tensorflow' not in sys.modules, 'imported TensorFlow'; np.savez(sys.argv[1], **arrays)"
+    )
+    subprocess.run([sys.executable, "-c", code, tmp_path / "cached.npz"], check=True)
+    with np.load(tmp_path / "cached.npz") as cached:
+        assert sorted(cached.files) == sorted(decoded)
+        for name, array in decoded.items():
+            assert cached[name].dtype == array.dtype
+            np.testing.assert_array_equal(cached[name], array)
+
+
+def test_a_stale_or_torn_cache_is_decoded_again_and_an_unwritable_one_skipped(data_dir, tmp_path, monkeypatch):
+    folder = _own_copy(data_dir, tmp_path)
+    load = lambda: data.load_split("fashion_mnist", "test[:100]", data_dir=folder)  # noqa: E731
+    expected = load()
+    (cache,) = Path(folder).glob("fashion_mnist/*/jaxgan-*.npz")
+    (records,) = Path(folder).glob("fashion_mnist/*/fashion_mnist-test.tfrecord-*")
+    decodes = []
+    as_dataset = tfds.core.DatasetBuilder.as_dataset
+    monkeypatch.setattr(
+        tfds.core.DatasetBuilder, "as_dataset", lambda self, **kw: decodes.append(1) or as_dataset(self, **kw)
+    )
+
+    def check(decoded: int) -> None:
+        arrays = load()
+        assert len(decodes) == decoded
+        for name in expected:
+            np.testing.assert_array_equal(arrays[name], expected[name])
+
+    check(0)  # from the cache
+    mtime = records.stat().st_mtime_ns + 10**9
+    os.utime(records, ns=(mtime, mtime))  # the records changed since the cache was written
+    check(1)
+    check(1)  # cached again
+    cache.write_bytes(cache.read_bytes()[:1000])  # torn
+    check(2)
+    check(2)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    cache.unlink()
+    monkeypatch.setattr(np, "savez", full_disk)
+    check(3)
+    assert not list(cache.parent.glob("jaxgan-*")), "a cache or temporary file was left"
 
 
 def test_batches_carry_the_labels_of_their_images():
