@@ -10,7 +10,9 @@ one forward, one Adam(1e-4) update of each network. The real batch is fixed and
 already on the device, so only the step is timed. PyTorch runs eagerly with
 channels_last tensors, TensorFlow as a Keras model under ``tf.function``,
 jaxgan as ``jax.jit(train_step)`` with the state donated (float32, and bfloat16
-compute). Each figure is the median of ``--repeats`` timings of ``--steps``
+compute), with XLA's own CPU convolutions as the experiments run it
+(:mod:`jaxgan.xla_flags`), and as "jaxgan ynnpack" with jaxlib's default
+YNNPACK ones. Each figure is the median of ``--repeats`` timings of ``--steps``
 steps after a warm-up; the frameworks take turns within each repeat, so machine
 noise hits all of them alike.
 
@@ -28,11 +30,16 @@ import sys
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-import optax
+from jaxgan import xla_flags
+
+xla_flags.use_xla_cpu_convolutions()  # "jaxgan" is what the experiments run; "jaxgan ynnpack", jaxlib's default
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import optax  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu_convolutions import VARIANTS  # noqa: E402
 from train_step import machine  # noqa: E402
 
 from jaxgan import models, steps  # noqa: E402
@@ -41,13 +48,13 @@ from jaxgan.state import create_state  # noqa: E402
 LR, NOISE = 1e-4, 100
 
 
-def jaxgan_runner(batch_size: int, dtype=jnp.float32):
+def jaxgan_runner(batch_size: int, dtype=jnp.float32, compiler_options=None):
     tx = optax.adam(LR)
     gen, disc = models.Generator(dtype=dtype), models.Discriminator(dtype=dtype)
     state = create_state(jax.random.key(0), gen, disc, tx, tx, NOISE, (28, 28, 1))
     batch = {"image": jax.random.uniform(jax.random.key(1), (batch_size, 28, 28, 1), minval=-1, maxval=1)}
     step = jax.jit(steps.train_step, donate_argnums=0)
-    compiled = step.lower(state, batch).compile()
+    compiled = step.lower(state, batch).compile(compiler_options=compiler_options)
     flops = compiled.cost_analysis()
     flops = (flops[0] if isinstance(flops, list) else flops).get("flops", float("nan"))
     box = {"state": state}
@@ -202,8 +209,9 @@ def main() -> int:
     for batch_size in args.batch_sizes:
         jax_run, flops_per_image = jaxgan_runner(batch_size)
         bf16_run, _ = jaxgan_runner(batch_size, jnp.bfloat16)
-        runners = {"jaxgan": jax_run, "jaxgan bf16": bf16_run, "pytorch": torch_runner(batch_size),
-                   "tensorflow": tf_runner(batch_size)}  # fmt: skip
+        ynn_run, _ = jaxgan_runner(batch_size, compiler_options=VARIANTS["ynnpack"])
+        runners = {"jaxgan": jax_run, "jaxgan bf16": bf16_run, "jaxgan ynnpack": ynn_run,
+                   "pytorch": torch_runner(batch_size), "tensorflow": tf_runner(batch_size)}  # fmt: skip
         for run in runners.values():
             run(2)  # warm-up after compilation
         times = {name: [] for name in runners}

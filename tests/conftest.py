@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from jaxgan import xla_flags
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
@@ -14,6 +16,9 @@ SHARED = REPO.parent / "shared"
 # the subprocesses) compiles each step once per session. It also makes the resume tests cover
 # executables loaded from the cache.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="jaxgan-xla-cache-"))
+# The experiments' XLA:CPU convolutions (jaxgan.xla_flags), for the tests' in-process runs too: they are
+# compared bit for bit with runs of the real command lines.
+xla_flags.use_xla_cpu_convolutions()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ import json
 
 import jax
 import numpy as np
+import pytest
 from PIL import Image
 
 from experiments import evaluate as ev
@@ -32,8 +33,11 @@ def test_steps_per_call_runs_scans_that_resume_bit_identically(tmp_path, data_di
     pairs = zip(
         jax.tree.leaves(final_state(a).gen_params), jax.tree.leaves(final_state(single).gen_params), strict=True
     )
-    for x, y in pairs:
-        np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5)
+    for x, y in pairs:  # Adam moves a weight by about lr = 1e-4 a step even where its gradient is ~0, and
+        # there rounding can flip the step: every weight within two steps, and the losses equal to 4 digits.
+        assert np.abs(x - y).max() <= 2e-4
+    for scanned, stepped in zip(step_records(a), step_records(single), strict=True):
+        assert scanned == pytest.approx(stepped, rel=1e-4)
     saved = checkpoint.manager(a / "checkpoints", read_only=True).all_steps()
     assert sorted(saved) == [4, 7, 8]  # the last 3 kept: the first call ending past a multiple of 3, epoch ends
     epochs = [r for r in map(json.loads, (a / "metrics.jsonl").read_text().splitlines()) if "epoch" in r]

@@ -1,0 +1,33 @@
+"""XLA:CPU flags: the experiments run with XLA's own convolutions instead of YNNPACK's.
+
+jaxlib 0.10's XLA:CPU hands every convolution to YNNPACK by default. For these
+networks, on the 2-core AVX2 development machine, XLA's own (Eigen) convolutions
+are faster: the tutorial DCGAN's training step 1.4x, the Radford 64x64 step
+1.25x, the FID Inception network 2.5x (``benchmarks/cpu_convolutions.py``,
+``BENCHMARKS.md``). The flag concerns the CPU backend only: GPU and TPU programs
+do not change. It is an option of the pinned jaxlib (0.10.2); XLA refuses to
+start on a flag it does not know, so revisit it when upgrading.
+
+XLA reads ``XLA_FLAGS`` once, when JAX first compiles or computes, so
+:func:`use_xla_cpu_convolutions` must run before that: the ``experiments``
+package calls it when imported, and a script of your own can do the same.
+Arithmetic differs in the last bits between the two kinds of convolution, so a
+run and its resumption should use the same (a run only ever compares with runs
+of the same settings).
+"""
+
+import os
+
+YNN_FUSIONS = "xla_cpu_experimental_ynn_fusion_type"
+XLA_CPU_CONVOLUTIONS = f"--{YNN_FUSIONS}=-individual_convolution"
+
+
+def use_xla_cpu_convolutions() -> None:
+    """Adds :data:`XLA_CPU_CONVOLUTIONS` to ``XLA_FLAGS``, unless they already choose YNNPACK's fusions.
+
+    To keep YNNPACK's convolutions, set
+    ``XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type=+individual_convolution``.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if YNN_FUSIONS not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {XLA_CPU_CONVOLUTIONS}".strip()

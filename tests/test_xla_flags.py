@@ -1,0 +1,40 @@
+import os
+import subprocess
+import sys
+
+from jaxgan import xla_flags
+from tests.conftest import REPO
+
+CONV = (
+    "import jax, jax.numpy as jnp; "
+    "conv = lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), 'SAME', "
+    "dimension_numbers=('NHWC', 'HWIO', 'NHWC')); "
+    "hlo = jax.jit(conv).lower(jnp.ones((8, 7, 7, 64)), jnp.ones((5, 5, 64, 32))).compile().as_text(); "
+    "print('__ynn_fusion' in hlo)"
+)
+
+
+def test_the_flag_joins_other_flags_once_and_leaves_a_users_choice(monkeypatch):
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    xla_flags.use_xla_cpu_convolutions()
+    assert os.environ["XLA_FLAGS"] == xla_flags.XLA_CPU_CONVOLUTIONS
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+    xla_flags.use_xla_cpu_convolutions()
+    xla_flags.use_xla_cpu_convolutions()
+    assert os.environ["XLA_FLAGS"] == f"--xla_force_host_platform_device_count=8 {xla_flags.XLA_CPU_CONVOLUTIONS}"
+    mine = "--xla_cpu_experimental_ynn_fusion_type=+individual_convolution"
+    monkeypatch.setenv("XLA_FLAGS", mine)
+    xla_flags.use_xla_cpu_convolutions()
+    assert os.environ["XLA_FLAGS"] == mine
+
+
+def test_the_experiments_compile_convolutions_with_xla_instead_of_ynnpack():
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+
+    def uses_ynnpack(code: str) -> bool:
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()[-1] == "True"
+
+    assert uses_ynnpack(CONV)  # jaxlib's default, which the flag turns off
+    assert not uses_ynnpack("import experiments; " + CONV)
