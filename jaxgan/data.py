@@ -177,7 +177,7 @@ class SplitCache:
         """The cache of ``split`` (resized to ``size``); None where its record files are not on disk (mock data)."""
         try:
             files = [
-                (Path(f.filename).name, f.skip, f.take, os.stat(f.filename).st_size, os.stat(f.filename).st_mtime_ns)
+                (Path(f.filename).name, f.skip, f.take, *_size_and_time(f.filename))
                 for f in builder.info.splits[split].file_instructions
             ]
         except (KeyError, ValueError, OSError):  # an unknown split is reported by tfds itself, later
@@ -206,6 +206,11 @@ class SplitCache:
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
+
+
+def _size_and_time(path: str) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _resize_and_crop(image, size: int):

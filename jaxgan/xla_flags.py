@@ -5,8 +5,9 @@ networks, on the 2-core AVX2 development machine, XLA's own (Eigen) convolutions
 are faster: the tutorial DCGAN's training step 1.4x, the Radford 64x64 step
 1.25x, the FID Inception network 2.5x (``benchmarks/cpu_convolutions.py``,
 ``BENCHMARKS.md``). The flag concerns the CPU backend only: GPU and TPU programs
-do not change. It is an option of the pinned jaxlib (0.10.2); XLA refuses to
-start on a flag it does not know, so revisit it when upgrading.
+do not change. The option exists in the pinned jaxlib 0.10.2 and in 0.11.2 (the
+GPU runs' version); XLA refuses to start on a flag it does not know, so check it
+when upgrading.
 
 XLA reads ``XLA_FLAGS`` once, when JAX first compiles or computes, so
 :func:`use_xla_cpu_convolutions` must run before that: the ``experiments``
