@@ -18,7 +18,8 @@ DIR is a tfds data dir where Fashion-MNIST is already prepared. Per run it
 records the seconds from launch to the run's ``config.json`` (written once the
 imports, the data and the test-set features of the per-epoch metrics are
 ready), to the "compiled the train step" line, and to the process's exit; it
-prints the medians."""
+prints the medians.
+"""
 
 import argparse
 import json
