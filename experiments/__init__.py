@@ -4,7 +4,8 @@ Importing the package (``python -m experiments.X`` does) sets JAX up before it
 computes anything:
 
 - XLA:CPU's own convolutions instead of YNNPACK's (:mod:`jaxgan.xla_flags`);
-- a persistent compilation cache in ``~/.cache/jaxgan/xla`` (at most 2 GB, the
+- a persistent compilation cache in ``~/.cache/jaxgan/xla`` (in ``JAXGAN_CACHE_DIR``
+  when set, beside the FID statistics; at most 2 GB, the
   least recently used programs dropped first), so that a resumed or repeated run
   loads its compiled programs instead of compiling them again (BENCHMARKS.md,
   "Start-up"). ``JAX_COMPILATION_CACHE_DIR`` picks another folder and
@@ -12,13 +13,12 @@ computes anything:
   compute the same bits as freshly compiled ones (the resume tests run from it).
 """
 
-from pathlib import Path
-
 import jax
 
 from jaxgan import xla_flags
+from jaxgan.evaluation import cache_dir
 
 xla_flags.use_xla_cpu_convolutions()
 if jax.config.jax_compilation_cache_dir is None:
-    jax.config.update("jax_compilation_cache_dir", str(Path.home() / ".cache" / "jaxgan" / "xla"))
+    jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "xla"))
     jax.config.update("jax_compilation_cache_max_size", 2 * 1024**3)

@@ -91,7 +91,8 @@ class FastMetrics:
         return results
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
+    """jaxgan's cache folder: ``JAXGAN_CACHE_DIR``, else ``~/.cache/jaxgan``."""
     return Path(os.environ.get("JAXGAN_CACHE_DIR") or Path.home() / ".cache" / "jaxgan")
 
 
@@ -101,7 +102,7 @@ def inception_stats(extractor: inception.FeatureExtractor, images: np.ndarray, w
     digest.update(hashlib.sha256(weights.read_bytes()).digest())
     digest.update(str(images.shape).encode())
     digest.update(images.tobytes())
-    path = _cache_dir() / f"fid_stats_{digest.hexdigest()[:16]}.npz"
+    path = cache_dir() / f"fid_stats_{digest.hexdigest()[:16]}.npz"
     if cache and path.is_file():
         with np.load(path) as f:
             return f["mu"], f["sigma"]

@@ -28,33 +28,30 @@ def test_the_flag_joins_other_flags_once_and_leaves_a_users_choice(monkeypatch):
     assert os.environ["XLA_FLAGS"] == mine
 
 
+def python_stdout(code: str, **env: str) -> list[str]:
+    """The words a fresh interpreter prints for ``code``, with the experiments' JAX settings left unset."""
+    unset = ("XLA_FLAGS", "JAX_COMPILATION_CACHE_DIR", "JAXGAN_CACHE_DIR")
+    env = {**{k: v for k, v in os.environ.items() if k not in unset}, **env}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
 def test_the_experiments_keep_compiled_programs_in_a_persistent_cache(tmp_path):
     code = (
         "import experiments, jax, jax.numpy as jnp; jax.jit(lambda x: x * 2)(jnp.ones(3)).block_until_ready(); "
         "print(jax.config.jax_compilation_cache_dir, jax.config.jax_compilation_cache_max_size)"
     )
-    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
-    env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"  # cache even this tiny program
-
-    def settings(**more) -> list[str]:
-        command = [sys.executable, "-c", code]
-        out = subprocess.run(command, cwd=REPO, env={**env, **more}, capture_output=True, text=True)
-        assert out.returncode == 0, out.stderr
-        return out.stdout.split()
-
+    tiny = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}  # cache even this tiny program
     default = tmp_path / ".cache" / "jaxgan" / "xla"
-    assert settings(HOME=str(tmp_path)) == [str(default), str(2 * 1024**3)]
+    assert python_stdout(code, HOME=str(tmp_path), **tiny) == [str(default), str(2 * 1024**3)]
     assert any(default.iterdir()), "nothing was cached"
-    assert settings(JAX_COMPILATION_CACHE_DIR=str(tmp_path / "mine")) == [str(tmp_path / "mine"), "-1"]
+    moved = python_stdout(code, JAXGAN_CACHE_DIR=str(tmp_path / "jaxgan"), **tiny)
+    assert moved == [str(tmp_path / "jaxgan" / "xla"), str(2 * 1024**3)]
+    mine = python_stdout(code, JAX_COMPILATION_CACHE_DIR=str(tmp_path / "mine"), **tiny)
+    assert mine == [str(tmp_path / "mine"), "-1"]
 
 
 def test_the_experiments_compile_convolutions_with_xla_instead_of_ynnpack():
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-
-    def uses_ynnpack(code: str) -> bool:
-        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
-        assert out.returncode == 0, out.stderr
-        return out.stdout.split()[-1] == "True"
-
-    assert uses_ynnpack(CONV)  # jaxlib's default, which the flag turns off
-    assert not uses_ynnpack("import experiments; " + CONV)
+    assert python_stdout(CONV) == ["True"]  # jaxlib's default, which the flag turns off
+    assert python_stdout("import experiments; " + CONV) == ["False"]
