@@ -5,6 +5,8 @@ and return plain floats. Statistics are computed in float64 on the host, as in
 the reference implementations.
 """
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
@@ -20,14 +22,19 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
     A near-singular product gets a small diagonal offset before the square
     root, and the imaginary round-off of ``sqrtm`` is dropped, as pytorch-fid
-    and TF-GAN do.
+    and TF-GAN do. scipy's "Matrix is singular" warning is silenced: covariances
+    of fewer samples than dimensions (the per-epoch FCDs, a small FID) are
+    singular by construction, the square root is still right (tested), and the
+    case where it is not comes back non-finite and takes the offset.
     """
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
-    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(len(mu1)) * 1e-6
-        covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
+        if not np.isfinite(covmean).all():
+            offset = np.eye(len(mu1)) * 1e-6
+            covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
     covmean = covmean.real
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))

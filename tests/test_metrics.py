@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -28,6 +29,22 @@ def test_frechet_distance_is_symmetric_and_zero_on_itself(gaussian_sets):
     assert metrics.frechet_distance(*sa, *sa) == pytest.approx(0, abs=1e-6)
     assert metrics.frechet_distance(*sa, *sb) == pytest.approx(metrics.frechet_distance(*sb, *sa), rel=1e-6)
     assert metrics.frechet_distance(*sa, *sb) == pytest.approx(16 * 0.25, rel=0.1)
+
+
+def test_frechet_distance_of_singular_covariances_is_exact_and_quiet():
+    # Fewer samples than dimensions, as in the per-epoch FCDs: both covariances
+    # are singular. tr((S1 S2)^(1/2)) is the sum of the square roots of the
+    # eigenvalues of S1^(1/2) S2 S1^(1/2) (similar to S1 S2, symmetric PSD).
+    rng = np.random.default_rng(0)
+    (mu1, s1), (mu2, s2) = (metrics.gaussian_stats(rng.normal(size=(5, 8))) for _ in range(2))
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    eig = np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0, None)
+    expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(eig).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = metrics.frechet_distance(mu1, s1, mu2, s2)
+    assert got == pytest.approx(expected, rel=1e-6)
 
 
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_two(gaussian_sets):
