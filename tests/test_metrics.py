@@ -32,11 +32,13 @@ def test_frechet_distance_is_symmetric_and_zero_on_itself(gaussian_sets):
 
 
 def test_frechet_distance_of_singular_covariances_is_exact_and_quiet():
-    # Fewer samples than dimensions, as in the per-epoch FCDs: both covariances
-    # are singular. tr((S1 S2)^(1/2)) is the sum of the square roots of the
-    # eigenvalues of S1^(1/2) S2 S1^(1/2) (similar to S1 S2, symmetric PSD).
+    # Fewer samples than dimensions and two dead (always zero) features, as a
+    # ReLU network's can be: both covariances are singular, exactly. tr((S1 S2)^(1/2))
+    # is the sum of the square roots of the eigenvalues of S1^(1/2) S2 S1^(1/2)
+    # (similar to S1 S2, symmetric PSD).
     rng = np.random.default_rng(0)
-    (mu1, s1), (mu2, s2) = (metrics.gaussian_stats(rng.normal(size=(5, 8))) for _ in range(2))
+    features = [np.pad(rng.normal(size=(5, 6)), ((0, 0), (0, 2))) for _ in range(2)]  # [5, 8]
+    (mu1, s1), (mu2, s2) = (metrics.gaussian_stats(f) for f in features)
     w, v = np.linalg.eigh(s1)
     root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
     eig = np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0, None)
