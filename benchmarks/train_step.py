@@ -68,17 +68,28 @@ def kernel_grad_ms(fast: bool, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
+# /proc/cpuinfo flags that decide these benchmarks: the widest float32 SIMD and native bfloat16.
+ISA_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512-BF16", "amx_bf16": "AMX-BF16"}
+
+
 def machine() -> str:
-    """CPU model and core count (or the accelerator), for BENCHMARKS.md."""
+    """CPU model, core count and vector extensions (or the accelerator), for BENCHMARKS.md.
+
+    The development machines vary between sessions (AVX2-only AMD EPYC, AVX-512 +
+    AMX Intel Xeon), and the frameworks' relative speeds vary with them.
+    """
     if jax.default_backend() != "cpu":
         return f"{jax.devices()[0].device_kind} x{jax.device_count()}"
-    model = platform.processor() or platform.machine()
+    model, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
+            info = {k.strip(): v for k, v in (line.split(":", 1) for line in f if ":" in line)}
+        model = info["model name"].strip()
+        flags = set(info["flags"].split())
+    except (OSError, KeyError):
         pass
-    return f"{model}, {os.cpu_count()} cores"
+    isa = ", ".join(name for flag, name in ISA_FLAGS.items() if flag in flags)
+    return f"{model}, {os.cpu_count()} cores" + (f" ({isa})" if isa else "")
 
 
 def main():
