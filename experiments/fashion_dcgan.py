@@ -53,8 +53,8 @@ class Config:
     log_every: int = cli.flag(10, "steps between per-step records in metrics.jsonl")
     steps_per_call: int = cli.flag(
         1,
-        "train steps run as one lax.scan per dispatch (GPU/TPU: 100 hides the per-step launch cost; keep 1 "
-        "on CPUs); checkpoints and stops fall on its boundaries, counted from each epoch's start",
+        "train steps run as one lax.scan per dispatch (GPU/TPU: 100 hides the per-step launch cost; on CPUs "
+        "it changes little); checkpoints and stops fall on its boundaries, counted from each epoch's start",
     )
     eval_samples: int = cli.flag(2000, "samples for the per-epoch FCD/KID/coverage against the test set (0: off)")
     eval_every: int = cli.flag(1, "epochs between those metrics (the last epoch always has them)")

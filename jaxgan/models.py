@@ -7,6 +7,11 @@ of ordinary convolutions: XLA:CPU lowers the kernel gradient of an
 input-dilated convolution to a slow generic loop, which made the whole training
 step ~2.3x slower on a 2-core CPU.
 
+The discriminators' convolutions are :class:`Conv`, ``flax.linen.Conv`` with a
+kernel gradient that XLA:CPU also runs fast inside a loop (:func:`conv`): a
+``lax.scan`` of training steps (``--steps-per-call``) ran 30-50x slower per
+step on a CPU without it.
+
 Kernels are initialized by :func:`xavier_uniform` and :func:`normal`, which
 draw the same values as Flax's initializers of those names, bit for bit, but
 compile faster.
@@ -56,6 +61,103 @@ def _flip_swap(kernel: jax.Array) -> jax.Array:
     return jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
 
 
+def _kernel_grad(x: jax.Array, g: jax.Array, kernel_shape, strides, pads) -> jax.Array:
+    """``dL/dK [kh, kw, I, O]`` of ``y = conv(x, K)`` from ``g = dL/dy``, as a forward convolution.
+
+    The input channels are the batch and the output gradient is the kernel,
+    dilated by the stride: a convolution in XLA:CPU's own layout.
+    """
+    # dK[a, b, i, o] = sum_{n, p, q} x_padded[n, p * s + a, q * s + b, i] * g[n, p, q, o]
+    high = [k - n - lo + (m - 1) * st for k, n, (lo, _), m, st in
+            zip(kernel_shape[:2], x.shape[1:3], pads, g.shape[1:3], strides, strict=True)]  # fmt: skip
+    dk = lax.conv_general_dilated(
+        x.transpose(3, 1, 2, 0),  # [I, H, W, B]
+        g.transpose(1, 2, 0, 3),  # [P, Q, B, O]
+        (1, 1),
+        [(lo, hi) for (lo, _), hi in zip(pads, high, strict=True)],
+        rhs_dilation=strides,
+        dimension_numbers=_DN,
+    )  # [I, kh, kw, O]
+    return dk.transpose(1, 2, 0, 3)
+
+
+def _input_grad(g: jax.Array, kernel: jax.Array, x_shape, strides, pads) -> jax.Array:
+    """``dL/dx [B, H, W, I]`` of ``y = conv(x, K)`` from ``g = dL/dy``: ``g`` dilated by the stride, ``K`` flipped."""
+    # Row h of dx sums g[p] K[a] over p * s + a - lo = h.
+    pads = [(k - 1 - lo, n - (m - 1) * st - 1 + lo) for k, (lo, _), n, m, st in
+            zip(kernel.shape[:2], pads, x_shape[1:3], g.shape[1:3], strides, strict=True)]  # fmt: skip
+    return lax.conv_general_dilated(g, _flip_swap(kernel), (1, 1), pads, lhs_dilation=strides, dimension_numbers=_DN)
+
+
+def _conv(x, kernel, strides, pads):
+    return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DN)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_fast_grad(x, kernel, strides, pads):
+    return _conv(x, kernel, strides, pads)
+
+
+def _conv_fwd(x, kernel, strides, pads):
+    return _conv(x, kernel, strides, pads), (x, kernel)
+
+
+def _conv_bwd(strides, pads, res, g):
+    # On CPUs the two gradients are written out as convolutions in XLA:CPU's
+    # own layout. Outside a loop XLA rewrites autodiff's gradients into these
+    # same convolutions by itself (the results are bit for bit the same);
+    # inside a while loop (lax.scan) it does not, and runs autodiff's with a
+    # generic emitter, 300x slower for the 256->128 layer's kernel gradient.
+    # Other platforms keep autodiff's form.
+    def autodiff(x, kernel, g):
+        return jax.vjp(lambda x, k: _conv(x, k, strides, pads), x, kernel)[1](g)
+
+    def cpu(x, kernel, g):
+        return _input_grad(g, kernel, x.shape, strides, pads), _kernel_grad(x, g, kernel.shape, strides, pads)
+
+    return lax.platform_dependent(*res, g, cpu=cpu, default=autodiff)
+
+
+_conv_fast_grad.defvjp(_conv_fwd, _conv_bwd)
+
+
+def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: str | Sequence[tuple[int, int]]):
+    """``lax.conv_general_dilated``, NHWC input, HWIO kernel, with a backward pass XLA:CPU runs fast in loops.
+
+    Args:
+      x: ``[B, H, W, I]``.
+      kernel: ``[kh, kw, I, O]``.
+      strides: ``(sh, sw)``.
+      padding: ``"SAME"``, ``"VALID"`` or ``((lo, hi), (lo, hi))``.
+    Returns:
+      ``[B, H', W', O]``.
+    """
+    strides = tuple(int(s) for s in strides)
+    if isinstance(padding, str):
+        padding = lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], strides, padding)
+    return _conv_fast_grad(x, kernel, strides, tuple((int(lo), int(hi)) for lo, hi in padding))
+
+
+class Conv(nn.Module):
+    """Drop-in for ``nn.Conv`` (same parameters, names and initial values) with :func:`conv`'s backward pass."""
+
+    features: int
+    kernel_size: tuple[int, int]
+    strides: tuple[int, int] = (1, 1)
+    padding: str | Sequence[tuple[int, int]] = "SAME"
+    use_bias: bool = True
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    dtype: jnp.dtype | None = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32) if self.use_bias else None
+        x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+        y = conv(x, kernel, self.strides, self.padding)
+        return y if bias is None else y + bias
+
+
 def _strided_conv(y: jax.Array, kernel: jax.Array, strides) -> jax.Array:
     """The 'SAME' strided convolution whose adjoint is the transposed conv."""
     return lax.conv_general_dilated(y, kernel, strides, "SAME", dimension_numbers=_DN)
@@ -76,10 +178,18 @@ def _ct_bwd(strides, res, g):
     # an ordinary strided convolution: dx = C(g), and dK is C's kernel
     # gradient, which XLA:CPU runs on its fast path (unlike the kernel
     # gradient of the input-dilated convolution that conv_transpose is).
-    x, kernel = res
-    dx, vjp_k = jax.vjp(lambda k: _strided_conv(g, _flip_swap(k), strides), kernel)
-    (dk,) = vjp_k(x)
-    return dx, dk
+    # On CPUs dK is written out as in _conv_bwd (the adjoint of the permutation
+    # _flip_swap is _flip_swap).
+    def autodiff(x, kernel, g):
+        dx, vjp_k = jax.vjp(lambda k: _strided_conv(g, _flip_swap(k), strides), kernel)
+        return dx, vjp_k(x)[0]
+
+    def cpu(x, kernel, g):
+        pads = lax.padtype_to_pads(g.shape[1:3], kernel.shape[:2], strides, "SAME")
+        dk = _kernel_grad(g, x, _flip_swap(kernel).shape, strides, pads)
+        return _strided_conv(g, _flip_swap(kernel), strides), _flip_swap(dk)
+
+    return lax.platform_dependent(*res, g, cpu=cpu, default=autodiff)
 
 
 _conv_transpose.defvjp(_ct_fwd, _ct_bwd)
@@ -215,7 +325,7 @@ class Discriminator(nn.Module):
         init = xavier_uniform()
         h = condition_image(x, labels, self.num_classes)
         for features in (64, 128):
-            h = nn.Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=init, dtype=self.dtype)(h)
+            h = Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=init, dtype=self.dtype)(h)
             h = nn.leaky_relu(h, self.negative_slope)
             h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
         h = h.reshape(h.shape[0], -1)  # [B, 7 * 7 * 128]
@@ -291,11 +401,11 @@ class DCGANDiscriminator(nn.Module):
         init = normal(0.02)
         h, features = condition_image(x, labels, self.num_classes), self.width
         while h.shape[1] > 4:
-            h = nn.Conv(features, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=init,
-                        dtype=self.dtype)(h)  # fmt: skip
+            h = Conv(features, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=init,
+                     dtype=self.dtype)(h)  # fmt: skip
             if features != self.width:
                 h = BatchOnlyNorm()(h)
             h = nn.leaky_relu(h, 0.2)
             features *= 2
-        h = nn.Conv(1, (4, 4), padding="VALID", kernel_init=init, dtype=self.dtype)(h)  # [B, 1, 1, 1]
+        h = Conv(1, (4, 4), padding="VALID", kernel_init=init, dtype=self.dtype)(h)  # [B, 1, 1, 1]
         return h.reshape(-1).astype(jnp.float32)

@@ -116,9 +116,10 @@ def repeat(step: Callable, num_steps: int) -> Callable:
     every step (the step reads its batch position off ``state.step``). Metrics
     come back stacked, ``[num_steps]`` per name.
 
-    One step is the step itself, not a scan of one: XLA:CPU runs convolutions
-    inside a loop an order of magnitude slower (benchmarks/steps_per_call.py),
-    and a scan's result differs from the plain step's in the last bits.
+    One step is the step itself, not a scan of one: a scan's result differs
+    from the plain step's in the last bits. (On CPUs the networks' convolutions
+    need :func:`jaxgan.models.conv`'s gradients to run as fast in a scan as in a
+    plain step.)
     """
 
     def run(state, *args):

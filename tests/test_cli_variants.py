@@ -17,8 +17,7 @@ from tests.helpers import assert_trees_equal, final_state, run_here, step_record
 def test_steps_per_call_runs_scans_that_resume_bit_identically(tmp_path, data_dir, manual_dir):
     """--steps-per-call 3 on 4 steps an epoch (calls of 3 and 1 steps): the single-step run up to float
     rounding (a scan compiles differently), logged and checkpointed as usual, and a run continued from
-    its first epoch bit-identical to an uninterrupted one. --eval-every 3 evaluates the last epoch only.
-    Batch 16: a scanned step is slow on XLA:CPU."""
+    its first epoch bit-identical to an uninterrupted one. --eval-every 3 evaluates the last epoch only."""
     small = ["--num-train", 64, "--batch-size", 16, "--log-every", 1, "--checkpoint-every", 3]
     scan, no_eval = [*small, "--steps-per-call", 3], ["--eval-samples", 0]
     a, b, single = tmp_path / "a", tmp_path / "b", tmp_path / "single"

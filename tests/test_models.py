@@ -8,6 +8,7 @@ import pytest
 from jax import lax
 
 from jaxgan import models
+from tests.helpers import assert_trees_equal
 
 
 def count(tree) -> int:
@@ -81,6 +82,45 @@ def test_conv_transpose_matches_lax_and_its_gradients(x_shape, k_shape, strides)
     theirs = jax.grad(lambda x, k: jnp.sum(ref(x, k) * g), (0, 1))(x, kernel)
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "x_shape,k_shape,strides,padding",
+    [
+        ((2, 7, 7, 6), (5, 5, 6, 4), (1, 1), "SAME"),
+        ((2, 28, 28, 1), (5, 5, 1, 3), (2, 2), "SAME"),
+        ((2, 14, 14, 3), (5, 5, 3, 4), (2, 2), "SAME"),
+        ((2, 16, 16, 3), (4, 4, 3, 5), (2, 2), ((1, 1), (1, 1))),  # the Radford discriminator's
+        ((2, 4, 4, 3), (4, 4, 3, 1), (1, 1), "VALID"),  # its last conv
+        ((2, 8, 8, 3), (3, 3, 3, 2), (2, 2), "VALID"),  # the last input row unused
+        ((2, 7, 9, 3), (5, 3, 3, 2), (2, 3), "SAME"),
+    ],
+)
+def test_conv_and_both_its_gradients_equal_lax_bit_for_bit(x_shape, k_shape, strides, padding):
+    # The explicit CPU gradients are the convolutions XLA:CPU makes of autodiff's outside a loop.
+    kx, kk, kg = jax.random.split(jax.random.key(0), 3)
+    x, kernel = jax.random.normal(kx, x_shape), jax.random.normal(kk, k_shape)
+
+    def ref(x, k):
+        return lax.conv_general_dilated(x, k, strides, padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    y = jax.jit(lambda x, k: models.conv(x, k, strides, padding))(x, kernel)
+    np.testing.assert_array_equal(y, ref(x, kernel))
+    g = jax.random.normal(kg, y.shape)
+    ours = jax.jit(jax.grad(lambda x, k: jnp.sum(models.conv(x, k, strides, padding) * g), (0, 1)))(x, kernel)
+    theirs = jax.jit(jax.grad(lambda x, k: jnp.sum(ref(x, k) * g), (0, 1)))(x, kernel)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"strides": (2, 2), "padding": ((1, 1), (1, 1)), "use_bias": False}])
+def test_conv_module_matches_flax(kwargs):
+    x = jax.random.normal(jax.random.key(0), (2, 9, 9, 3))
+    flax_conv = nn.Conv(4, (5, 5), **kwargs)
+    params = flax_conv.init(jax.random.key(1), x)
+    ours = models.Conv(4, (5, 5), **kwargs)
+    assert_trees_equal(ours.init(jax.random.key(1), x), params)  # same names, shapes and initial values
+    np.testing.assert_array_equal(ours.apply(params, x), flax_conv.apply(params, x))
 
 
 def test_conv_transpose_module_matches_flax():

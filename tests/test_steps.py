@@ -1,3 +1,4 @@
+import re
 from functools import partial
 
 import jax
@@ -128,3 +129,20 @@ def test_a_conditional_step_trains_the_label_embeddings_and_generates_by_class(b
     a, b = steps.generate(new, z, jnp.array([1, 7])), steps.generate(new, z, jnp.array([1, 1]))
     np.testing.assert_array_equal(a[0], b[0])
     assert not np.allclose(a[1], b[1])
+
+
+@pytest.mark.parametrize("arch", ["tutorial", "dcgan64"])
+def test_a_scan_of_steps_keeps_every_convolution_in_xla_cpus_own_layout(arch):
+    # Outside a loop XLA:CPU rewrites autodiff's convolution gradients into its
+    # NHWC/HWIO layout; inside one it did not, and ran them 30-300x slower (a
+    # scan of steps, --steps-per-call). models.conv writes them out.
+    tx = optax.adam(1e-4)
+    gen, disc, shape = {
+        "tutorial": (models.Generator(), models.Discriminator(), (28, 28, 1)),
+        "dcgan64": (models.DCGANGenerator(width=8), models.DCGANDiscriminator(width=8), (64, 64, 1)),
+    }[arch]
+    state = create_state(jax.random.key(0), gen, disc, tx, tx, 100, shape)
+    batch = {"image": jnp.zeros((4, *shape))}
+    hlo = jax.jit(steps.repeat(steps.train_step, 2)).lower(state, batch).compile().as_text()
+    layouts = re.findall(r" convolution\(.*?dim_labels=([^,]+),", hlo)
+    assert len(layouts) >= 15 and set(layouts) == {"b01f_01io->b01f"}
