@@ -58,8 +58,15 @@ def check_manual_dir(manual_dir: str) -> None:
 
 
 def _import_tfds():
-    """Imports tfds, which needs TensorFlow only to prepare or read a dataset (:func:`_import_tf`)."""
+    """Imports tfds, which needs TensorFlow only to prepare or read a dataset (:func:`_import_tf`).
+
+    TensorFlow, which only decodes records here, is kept from its oneDNN
+    kernels: where they are on by default (AVX-512 CPUs) it prints a notice to
+    stderr when imported, before any log level applies, which turned our
+    one-line errors into four lines.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import tensorflow_datasets as tfds
     from absl import logging
 
