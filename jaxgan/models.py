@@ -7,10 +7,10 @@ of ordinary convolutions: XLA:CPU lowers the kernel gradient of an
 input-dilated convolution to a slow generic loop, which made the whole training
 step ~2.3x slower on a 2-core CPU.
 
-The discriminators' convolutions are :class:`Conv`, ``flax.linen.Conv`` with a
-kernel gradient that XLA:CPU also runs fast inside a loop (:func:`conv`): a
-``lax.scan`` of training steps (``--steps-per-call``) ran 30-50x slower per
-step on a CPU without it.
+The discriminators' convolutions are :class:`Conv`, ``flax.linen.Conv`` with
+gradients that XLA:CPU also runs fast inside a loop (:func:`conv`; the
+transposed convolution's backward pass likewise): without them a ``lax.scan``
+of training steps (``--steps-per-call``) ran 14-42x slower a step on a CPU.
 
 Kernels are initialized by :func:`xavier_uniform` and :func:`normal`, which
 draw the same values as Flax's initializers of those names, bit for bit, but
@@ -107,7 +107,7 @@ def _conv_bwd(strides, pads, res, g):
     # own layout. Outside a loop XLA rewrites autodiff's gradients into these
     # same convolutions by itself (the results are bit for bit the same);
     # inside a while loop (lax.scan) it does not, and runs autodiff's with a
-    # generic emitter, 300x slower for the 256->128 layer's kernel gradient.
+    # generic emitter, orders of magnitude slower for the larger layers.
     # Other platforms keep autodiff's form.
     def autodiff(x, kernel, g):
         return jax.vjp(lambda x, k: _conv(x, k, strides, pads), x, kernel)[1](g)
