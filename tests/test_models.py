@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from jaxgan import models
+from jaxgan import losses, models
 from tests.helpers import assert_trees_equal
 
 
@@ -219,3 +219,28 @@ def test_labels_must_match_the_network():
         models.Generator(num_classes=10).init(jax.random.key(0), z, train=False)
     with pytest.raises(ValueError, match="labels"):
         models.Discriminator().init(jax.random.key(0), jnp.zeros((2, 28, 28, 1)), train=False, labels=jnp.zeros(2))
+
+
+@pytest.mark.parametrize(
+    "disc,shape",
+    [(models.Discriminator(dropout_rate=0.0), (4, 28, 28, 1)), (models.DCGANDiscriminator(width=8), (4, 64, 64, 1))],
+)
+def test_gradient_penalty_differentiates_through_conv_as_through_flax(disc, shape, monkeypatch):
+    # WGAN-GP's parameter gradient is a second derivative: it differentiates models.conv's backward pass.
+    real, fake = (jax.random.uniform(jax.random.key(i), shape, minval=-1, maxval=1) for i in (1, 2))
+
+    def penalty_grads():
+        params = disc.init(jax.random.key(0), real, train=False)["params"]
+
+        def penalty(params):
+            critic = lambda x: disc.apply({"params": params}, x, train=True)  # noqa: E731
+            return losses.gradient_penalty(critic, real, fake, jax.random.key(3))
+
+        return jax.jit(jax.grad(penalty))(params)
+
+    ours = penalty_grads()
+    monkeypatch.setattr(models, "Conv", nn.Conv)  # the same parameters, Flax's layer
+    flax = penalty_grads()
+    assert all(np.abs(leaf).max() > 0 for leaf in jax.tree.leaves(flax))
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(flax), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
