@@ -1,0 +1,110 @@
+"""XLA:CPU's input-dilated convolutions beside the same maps written as sub-pixel (stride-1) convolutions.
+
+    python benchmarks/transposed_conv.py [--batch-sizes 64 256] [--repeats 5] [--json out.json]
+
+A stride-2 transposed convolution (the generator's upsampling) and the input
+gradient of a stride-2 convolution (the discriminator's backward pass) are both
+``conv(dilate(x, 2), K)``: XLA:CPU runs them as input-dilated convolutions.
+The same map is one stride-1 convolution of the undilated input whose output
+channels are the 2x2 output phases, each with its own taps of ``K``, followed
+by a depth-to-space reshape (Shi et al. 2016's sub-pixel convolution). Both
+are timed in turns on the generator's stride-2 layers (medians of
+``--repeats`` runs of 10 calls), with the cores' busy share from
+``getrusage`` (user time / wall time; 2.0 is both of 2 cores) and the largest
+difference between the two results. jaxgan itself uses XLA's form: this script
+is what a change would be measured by.
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from jaxgan import xla_flags
+
+xla_flags.use_xla_cpu_convolutions()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from jax import lax  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_step import machine  # noqa: E402
+
+_DN = ("NHWC", "HWIO", "NHWC")
+LAYERS = {  # name: (input side, input channels, output channels, kernel side, low padding of the dilated conv)
+    "tutorial ConvT 128->64, 7->14, 5x5": (7, 128, 64, 5, 3),
+    "Radford ConvT 256->128, 8->16, 4x4": (8, 256, 128, 4, 2),
+}
+
+
+def input_dilated(x, kernel, low):
+    pads = [(low, kernel.shape[0] - low)] * 2  # output side: twice the input's
+    return lax.conv_general_dilated(x, kernel, (1, 1), pads, lhs_dilation=(2, 2), dimension_numbers=_DN)
+
+
+def sub_pixel(x, kernel, low):
+    """``input_dilated`` as a stride-1 conv over 2x2 output phases, then depth-to-space."""
+    b, h, w, c = x.shape
+    k, o = kernel.shape[0], kernel.shape[3]
+    # Output row 2i + r reads kernel row a at input row i + d, d = (r + a - low) / 2, where that is whole.
+    offsets = [[(a, (r + a - low) // 2) for a in range(k) if (r + a - low) % 2 == 0] for r in range(2)]
+    lo, hi = min(d for phase in offsets for _, d in phase), max(d for phase in offsets for _, d in phase)
+    taps = np.full((hi - lo + 1, 2), k)  # [window, phase] -> kernel row, k: a zero row
+    for r, phase in enumerate(offsets):
+        for a, d in phase:
+            taps[d - lo, r] = a
+    padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))  # [k + 1, k + 1, C, O]
+    phased = padded[taps[:, :, None, None], taps[None, None, :, :]]  # [n, 2, n, 2, C, O]
+    n = hi - lo + 1
+    phased = phased.transpose(0, 2, 4, 1, 3, 5).reshape(n, n, c, 4 * o)
+    z = lax.conv_general_dilated(x, phased, (1, 1), [(-lo, hi)] * 2, dimension_numbers=_DN)  # [B, h, w, 4 O]
+    return z.reshape(b, h, w, 2, 2, o).transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w, o)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", default="")
+    args = parser.parse_args()
+    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "jax": jax.__version__, "layers": {}}
+    for layer, (side, c_in, c_out, k, low) in LAYERS.items():
+        for batch_size in args.batch_sizes:
+            x = jax.random.normal(jax.random.key(0), (batch_size, side, side, c_in))
+            kernel = jax.random.normal(jax.random.key(1), (k, k, c_in, c_out)) / np.sqrt(k * k * c_in)
+            fns = {name: jax.jit(f, static_argnums=2) for name, f in (("xla", input_dilated), ("sub-pixel", sub_pixel))}
+            outs = {name: fn(x, kernel, low) for name, fn in fns.items()}
+            diff = float(jnp.abs(outs["xla"] - outs["sub-pixel"]).max())
+            times, busy = {name: [] for name in fns}, {name: [] for name in fns}
+            for _ in range(args.repeats):
+                for name, fn in fns.items():
+                    cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime, time.perf_counter()
+                    for _ in range(10):
+                        out = fn(x, kernel, low)
+                    jax.block_until_ready(out)
+                    wall = time.perf_counter() - t0
+                    times[name].append(wall / 10)
+                    busy[name].append((resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0) / wall)
+            us = {name: 1e6 * statistics.median(t) / batch_size for name, t in times.items()}
+            cores = {name: statistics.median(b) for name, b in busy.items()}
+            results["layers"].setdefault(layer, {})[batch_size] = {
+                "us_per_image": us,
+                "cores_busy": cores,
+                "max_diff": diff,
+            }
+            print(f"{layer}, batch {batch_size}: XLA {us['xla']:.1f} us/img ({cores['xla']:.2f} cores), "
+                  f"sub-pixel {us['sub-pixel']:.1f} ({cores['sub-pixel']:.2f}) -> {us['xla'] / us['sub-pixel']:.2f}x; "
+                  f"max difference {diff:.1e}")  # fmt: skip
+    print(results["machine"], results["date"])
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
