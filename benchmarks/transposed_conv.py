@@ -11,8 +11,10 @@ by a depth-to-space reshape (Shi et al. 2016's sub-pixel convolution). Both
 are timed in turns on the generator's stride-2 layers (medians of
 ``--repeats`` runs of 10 calls), with the cores' busy share from
 ``getrusage`` (user time / wall time; 2.0 is both of 2 cores) and the largest
-difference between the two results. jaxgan itself uses XLA's form: this script
-is what a change would be measured by.
+difference between the two results. jaxgan keeps XLA's form and instead cuts
+the batch into pieces (``jaxgan.models.BATCH_PIECES``, the same results bit for
+bit): "pieces" is the same convolution run on 8 pieces of the batch, and the
+tutorial training step is timed with and without them (``BATCH_PIECES`` 8 and 1).
 """
 
 import argparse
@@ -30,10 +32,14 @@ xla_flags.use_xla_cpu_convolutions()
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+import optax  # noqa: E402
 from jax import lax  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_step import machine  # noqa: E402
+
+from jaxgan import models, steps  # noqa: E402
+from jaxgan.state import create_state  # noqa: E402
 
 _DN = ("NHWC", "HWIO", "NHWC")
 LAYERS = {  # name: (input side, input channels, output channels, kernel side, low padding of the dilated conv)
@@ -66,6 +72,36 @@ def sub_pixel(x, kernel, low):
     return z.reshape(b, h, w, 2, 2, o).transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w, o)
 
 
+def in_pieces(x, kernel, low):
+    return models._in_batch_pieces(input_dilated, x, kernel, low)
+
+
+def timed(fns: dict, args: dict, repeats: int, calls: int) -> tuple[dict, dict]:
+    """Median seconds per call and cores busy of each ``fns[name](*args[name])``, the functions taking turns."""
+    times, busy = {name: [] for name in fns}, {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime, time.perf_counter()
+            for _ in range(calls):
+                out = fn(*args[name])
+            jax.block_until_ready(out)
+            wall = time.perf_counter() - t0
+            times[name].append(wall / calls)
+            busy[name].append((resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0) / wall)
+    return {n: statistics.median(t) for n, t in times.items()}, {n: statistics.median(b) for n, b in busy.items()}
+
+
+def step_runner(batch_size: int, pieces: int):
+    """The tutorial pair's train step compiled with ``models.BATCH_PIECES = pieces``, and its arguments."""
+    models.BATCH_PIECES, default = pieces, models.BATCH_PIECES
+    tx = optax.adam(1e-4)
+    state = create_state(jax.random.key(0), models.Generator(), models.Discriminator(), tx, tx, 100, (28, 28, 1))
+    batch = {"image": jax.random.uniform(jax.random.key(1), (batch_size, 28, 28, 1), minval=-1, maxval=1)}
+    step = jax.jit(steps.train_step).lower(state, batch).compile()
+    models.BATCH_PIECES = default
+    return step, (state, batch)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
@@ -77,29 +113,27 @@ def main() -> int:
         for batch_size in args.batch_sizes:
             x = jax.random.normal(jax.random.key(0), (batch_size, side, side, c_in))
             kernel = jax.random.normal(jax.random.key(1), (k, k, c_in, c_out)) / np.sqrt(k * k * c_in)
-            fns = {name: jax.jit(f, static_argnums=2) for name, f in (("xla", input_dilated), ("sub-pixel", sub_pixel))}
+            forms = (("xla", input_dilated), ("pieces", in_pieces), ("sub-pixel", sub_pixel))
+            fns = {name: jax.jit(f, static_argnums=2) for name, f in forms}
             outs = {name: fn(x, kernel, low) for name, fn in fns.items()}
+            if not bool((outs["pieces"] == outs["xla"]).all()):
+                raise SystemExit("the pieces' result differs from the whole batch's")
             diff = float(jnp.abs(outs["xla"] - outs["sub-pixel"]).max())
-            times, busy = {name: [] for name in fns}, {name: [] for name in fns}
-            for _ in range(args.repeats):
-                for name, fn in fns.items():
-                    cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime, time.perf_counter()
-                    for _ in range(10):
-                        out = fn(x, kernel, low)
-                    jax.block_until_ready(out)
-                    wall = time.perf_counter() - t0
-                    times[name].append(wall / 10)
-                    busy[name].append((resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0) / wall)
-            us = {name: 1e6 * statistics.median(t) / batch_size for name, t in times.items()}
-            cores = {name: statistics.median(b) for name, b in busy.items()}
-            results["layers"].setdefault(layer, {})[batch_size] = {
-                "us_per_image": us,
-                "cores_busy": cores,
-                "max_diff": diff,
-            }
-            print(f"{layer}, batch {batch_size}: XLA {us['xla']:.1f} us/img ({cores['xla']:.2f} cores), "
-                  f"sub-pixel {us['sub-pixel']:.1f} ({cores['sub-pixel']:.2f}) -> {us['xla'] / us['sub-pixel']:.2f}x; "
-                  f"max difference {diff:.1e}")  # fmt: skip
+            seconds, cores = timed(fns, {name: (x, kernel, low) for name in fns}, args.repeats, 10)
+            us = {name: 1e6 * t / batch_size for name, t in seconds.items()}
+            row = {"us_per_image": us, "cores_busy": cores, "sub_pixel_max_diff": diff}
+            results["layers"].setdefault(layer, {})[batch_size] = row
+            cells = ", ".join(f"{name} {us[name]:.1f} us/img ({cores[name]:.2f} cores)" for name in us)
+            print(f"{layer}, batch {batch_size}: {cells}; sub-pixel differs by {diff:.1e}")
+    results["train_step"] = {}
+    for batch_size in args.batch_sizes:
+        runs = {f"pieces {n}": step_runner(batch_size, n) for n in (1, 8)}
+        seconds, _ = timed({n: r[0] for n, r in runs.items()}, {n: r[1] for n, r in runs.items()}, args.repeats, 5)
+        rates = {name: batch_size / t for name, t in seconds.items()}
+        results["train_step"][batch_size] = rates
+        ratio = rates["pieces 8"] / rates["pieces 1"]
+        print(f"tutorial train step, batch {batch_size}: whole {rates['pieces 1']:.0f} img/s, "
+              f"8 pieces {rates['pieces 8']:.0f} -> {ratio:.2f}x")  # fmt: skip
     print(results["machine"], results["date"])
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

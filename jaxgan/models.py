@@ -18,7 +18,7 @@ compile faster.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import flax.linen as nn
@@ -81,12 +81,36 @@ def _kernel_grad(x: jax.Array, g: jax.Array, kernel_shape, strides, pads) -> jax
     return dk.transpose(1, 2, 0, 3)
 
 
+BATCH_PIECES = 8  # what _in_batch_pieces cuts a batch into, read when a step is traced (1: whole)
+
+
+def _in_batch_pieces(fn: Callable, x: jax.Array, *args) -> jax.Array:
+    """``fn(x, *args)`` computed on at most ``BATCH_PIECES`` pieces of the batch ``x`` (8 images or more each).
+
+    For XLA:CPU's input-dilated convolutions (stride-2 transposed convolutions,
+    strided convolutions' input gradients): it runs one on about one core, at a
+    cost per image that doubles from batch 64 to 256, while 8 pieces run 1.5x
+    (batch 64) to 2.5x (256) faster (``benchmarks/transposed_conv.py``). Each
+    image's arithmetic is unchanged, so the convolution's result is the same
+    bit for bit (a batch reduction fused after the concatenation, BatchNorm's,
+    may sum in another order). A batch sharded over several CPU devices is
+    resharded to be cut up.
+    """
+    size = max(8, -(-x.shape[0] // BATCH_PIECES))
+    return jnp.concatenate([fn(x[i : i + size], *args) for i in range(0, x.shape[0], size)])
+
+
 def _input_grad(g: jax.Array, kernel: jax.Array, x_shape, strides, pads) -> jax.Array:
     """``dL/dx [B, H, W, I]`` of ``y = conv(x, K)`` from ``g = dL/dy``: ``g`` dilated by the stride, ``K`` flipped."""
     # Row h of dx sums g[p] K[a] over p * s + a - lo = h.
     pads = [(k - 1 - lo, n - (m - 1) * st - 1 + lo) for k, (lo, _), n, m, st in
             zip(kernel.shape[:2], pads, x_shape[1:3], g.shape[1:3], strides, strict=True)]  # fmt: skip
-    return lax.conv_general_dilated(g, _flip_swap(kernel), (1, 1), pads, lhs_dilation=strides, dimension_numbers=_DN)
+
+    def dilated_conv(g, kernel):
+        return lax.conv_general_dilated(g, kernel, (1, 1), pads, lhs_dilation=strides, dimension_numbers=_DN)
+
+    flipped = _flip_swap(kernel)
+    return _in_batch_pieces(dilated_conv, g, flipped) if max(strides) > 1 else dilated_conv(g, flipped)
 
 
 def _conv(x, kernel, strides, pads):
@@ -165,7 +189,12 @@ def _strided_conv(y: jax.Array, kernel: jax.Array, strides) -> jax.Array:
 
 @partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _conv_transpose(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
-    return lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DN)
+    def whole(x, kernel):
+        return lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DN)
+
+    if max(strides) == 1:  # an ordinary convolution, not an input-dilated one
+        return whole(x, kernel)
+    return lax.platform_dependent(x, kernel, cpu=lambda x, k: _in_batch_pieces(whole, x, k), default=whole)
 
 
 def _ct_fwd(x, kernel, strides):

@@ -65,6 +65,7 @@ def test_shapes_and_range(gen_vars, disc_vars):
         ((3, 7, 7, 16), (5, 5, 16, 8), (1, 1)),
         ((3, 7, 7, 16), (5, 5, 16, 8), (2, 2)),
         ((2, 14, 14, 4), (5, 5, 4, 1), (2, 2)),
+        ((20, 7, 7, 16), (5, 5, 16, 8), (2, 2)),  # in pieces of 8, 8 and 4 images on CPUs
     ],
 )
 def test_conv_transpose_matches_lax_and_its_gradients(x_shape, k_shape, strides):
@@ -87,17 +88,18 @@ def test_conv_transpose_matches_lax_and_its_gradients(x_shape, k_shape, strides)
 @pytest.mark.parametrize(
     "x_shape,k_shape,strides,padding",
     [
-        ((2, 7, 7, 6), (5, 5, 6, 4), (1, 1), "SAME"),
-        ((2, 28, 28, 1), (5, 5, 1, 3), (2, 2), "SAME"),
-        ((2, 14, 14, 3), (5, 5, 3, 4), (2, 2), "SAME"),
-        ((2, 16, 16, 3), (4, 4, 3, 5), (2, 2), ((1, 1), (1, 1))),  # the Radford discriminator's
+        ((20, 7, 7, 6), (5, 5, 6, 4), (1, 1), "SAME"),
+        ((20, 28, 28, 1), (5, 5, 1, 3), (2, 2), "SAME"),
+        ((20, 14, 14, 3), (5, 5, 3, 4), (2, 2), "SAME"),
+        ((20, 16, 16, 3), (4, 4, 3, 5), (2, 2), ((1, 1), (1, 1))),  # the Radford discriminator's
         ((2, 4, 4, 3), (4, 4, 3, 1), (1, 1), "VALID"),  # its last conv
-        ((2, 8, 8, 3), (3, 3, 3, 2), (2, 2), "VALID"),  # the last input row unused
+        ((20, 8, 8, 3), (3, 3, 3, 2), (2, 2), "VALID"),  # the last input row unused
         ((2, 7, 9, 3), (5, 3, 3, 2), (2, 3), "SAME"),
     ],
 )
 def test_conv_and_both_its_gradients_equal_lax_bit_for_bit(x_shape, k_shape, strides, padding):
-    # The explicit CPU gradients are the convolutions XLA:CPU makes of autodiff's outside a loop.
+    # The explicit CPU gradients are the convolutions XLA:CPU makes of autodiff's outside a loop; a
+    # strided conv's input gradient runs in pieces of the batch (batch 20: 8, 8 and 4 images).
     kx, kk, kg = jax.random.split(jax.random.key(0), 3)
     x, kernel = jax.random.normal(kx, x_shape), jax.random.normal(kk, k_shape)
 

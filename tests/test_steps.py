@@ -146,3 +146,13 @@ def test_a_scan_of_steps_keeps_every_convolution_in_xla_cpus_own_layout(arch):
     hlo = jax.jit(steps.repeat(steps.train_step, 2)).lower(state, batch).compile().as_text()
     layouts = re.findall(r" convolution\(.*?dim_labels=([^,]+),", hlo)
     assert len(layouts) >= 15 and set(layouts) == {"b01f_01io->b01f"}
+
+
+def test_input_dilated_convolutions_run_in_pieces_of_the_batch_on_cpus():
+    # XLA:CPU runs an input-dilated convolution (a stride-2 transposed conv, a strided conv's input
+    # gradient) on about one core, slower per image the larger the batch; jaxgan.models cuts the batch
+    # into at most 8 pieces (benchmarks/transposed_conv.py). The tutorial step has 6 such convolutions.
+    hlo = jax.jit(steps.train_step).lower(make_state(), {"image": jnp.zeros((64, 28, 28, 1))}).compile().as_text()
+    convs = re.findall(r"= \w+\[(\d+),[\d,]+\]\{[^}]*\} convolution\(.*?window=\{([^}]*)\}", hlo)
+    batches = [int(batch) for batch, window in convs if "lhs_dilate" in window]
+    assert len(batches) == 6 * 8 and set(batches) == {8}
