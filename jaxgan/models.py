@@ -11,6 +11,8 @@ The discriminators' convolutions are :class:`Conv`, ``flax.linen.Conv`` with
 gradients that XLA:CPU also runs fast inside a loop (:func:`conv`; the
 transposed convolution's backward pass likewise): without them a ``lax.scan``
 of training steps (``--steps-per-call``) ran 14-42x slower a step on a CPU.
+On CPUs the input-dilated convolutions among these run in pieces of the batch
+(:func:`_in_batch_pieces`).
 
 Kernels are initialized by :func:`xavier_uniform` and :func:`normal`, which
 draw the same values as Flax's initializers of those names, bit for bit, but
@@ -89,12 +91,13 @@ def _in_batch_pieces(fn: Callable, x: jax.Array, *args) -> jax.Array:
 
     For XLA:CPU's input-dilated convolutions (stride-2 transposed convolutions,
     strided convolutions' input gradients): it runs one on about one core, at a
-    cost per image that doubles from batch 64 to 256, while 8 pieces run 1.5x
-    (batch 64) to 2.5x (256) faster (``benchmarks/transposed_conv.py``). Each
-    image's arithmetic is unchanged, so the convolution's result is the same
-    bit for bit (a batch reduction fused after the concatenation, BatchNorm's,
-    may sum in another order). A batch sharded over several CPU devices is
-    resharded to be cut up.
+    cost per image that grows 1.6-2x from batch 64 to 256, while 8 pieces run
+    1.4x (batch 64) to 2.1x (256) faster (``benchmarks/transposed_conv.py``).
+    Each image's arithmetic is unchanged, so the convolution's result is the
+    same bit for bit (a batch reduction fused after the concatenation,
+    BatchNorm's, may sum in another order). With the batch sharded over several
+    CPU devices XLA reshards it for the pieces (the results agree,
+    ``tests/test_parallel.py``); the pieces are for one CPU device.
     """
     size = max(8, -(-x.shape[0] // BATCH_PIECES))
     return jnp.concatenate([fn(x[i : i + size], *args) for i in range(0, x.shape[0], size)])
