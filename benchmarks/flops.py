@@ -13,11 +13,11 @@ of the images), and G's parameter gradients of its loss, through D on the
 generated batch (no gradient of D's parameters, nor of the noise).
 """
 
-import jax
-import optax
+import sys
+from pathlib import Path
 
-from jaxgan import models, steps
-from jaxgan.state import create_state
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import jaxgan_runner  # noqa: E402
 
 
 def taps(size: int, kernel: int, stride: int) -> int:
@@ -50,11 +50,7 @@ def count() -> dict[str, int]:
 
 def xla_flops(batch_size: int = 64) -> float:
     """FLOPs per image of the compiled ``train_step`` (XLA's cost analysis: every op, Adam included)."""
-    tx = optax.adam(1e-4)
-    state = create_state(jax.random.key(0), models.Generator(), models.Discriminator(), tx, tx, 100, (28, 28, 1))
-    batch = {"image": jax.numpy.zeros((batch_size, 28, 28, 1))}
-    cost = jax.jit(steps.train_step).lower(state, batch).compile().cost_analysis()
-    return (cost[0] if isinstance(cost, list) else cost)["flops"] / batch_size
+    return jaxgan_runner(batch_size)[1]
 
 
 def main() -> None:

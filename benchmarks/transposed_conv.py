@@ -32,14 +32,13 @@ xla_flags.use_xla_cpu_convolutions()
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-import optax  # noqa: E402
 from jax import lax  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import jaxgan_runner  # noqa: E402
 from train_step import machine  # noqa: E402
 
-from jaxgan import models, steps  # noqa: E402
-from jaxgan.state import create_state  # noqa: E402
+from jaxgan import models  # noqa: E402
 
 _DN = ("NHWC", "HWIO", "NHWC")
 LAYERS = {  # name: (input side, input channels, output channels, kernel side, low padding of the dilated conv)
@@ -92,14 +91,12 @@ def timed(fns: dict, args: dict, repeats: int, calls: int) -> tuple[dict, dict]:
 
 
 def step_runner(batch_size: int, pieces: int):
-    """The tutorial pair's train step compiled with ``models.BATCH_PIECES = pieces``, and its arguments."""
+    """``throughput.jaxgan_runner``'s tutorial train step, compiled with ``models.BATCH_PIECES = pieces``."""
     models.BATCH_PIECES, default = pieces, models.BATCH_PIECES
-    tx = optax.adam(1e-4)
-    state = create_state(jax.random.key(0), models.Generator(), models.Discriminator(), tx, tx, 100, (28, 28, 1))
-    batch = {"image": jax.random.uniform(jax.random.key(1), (batch_size, 28, 28, 1), minval=-1, maxval=1)}
-    step = jax.jit(steps.train_step).lower(state, batch).compile()
-    models.BATCH_PIECES = default
-    return step, (state, batch)
+    try:
+        return jaxgan_runner(batch_size)[0]
+    finally:
+        models.BATCH_PIECES = default
 
 
 def main() -> int:
@@ -128,8 +125,8 @@ def main() -> int:
     results["train_step"] = {}
     for batch_size in args.batch_sizes:
         runs = {f"pieces {n}": step_runner(batch_size, n) for n in (1, 8)}
-        seconds, _ = timed({n: r[0] for n, r in runs.items()}, {n: r[1] for n, r in runs.items()}, args.repeats, 5)
-        rates = {name: batch_size / t for name, t in seconds.items()}
+        seconds, _ = timed(runs, {name: (5,) for name in runs}, args.repeats, 1)  # 5 steps a call
+        rates = {name: 5 * batch_size / t for name, t in seconds.items()}
         results["train_step"][batch_size] = rates
         ratio = rates["pieces 8"] / rates["pieces 1"]
         print(f"tutorial train step, batch {batch_size}: whole {rates['pieces 1']:.0f} img/s, "

@@ -187,7 +187,7 @@ class Conv(nn.Module):
 
 def _strided_conv(y: jax.Array, kernel: jax.Array, strides) -> jax.Array:
     """The 'SAME' strided convolution whose adjoint is the transposed conv."""
-    return lax.conv_general_dilated(y, kernel, strides, "SAME", dimension_numbers=_DN)
+    return _conv(y, kernel, strides, "SAME")
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -217,9 +217,9 @@ def _ct_bwd(strides, res, g):
         return dx, vjp_k(x)[0]
 
     def cpu(x, kernel, g):
+        flipped = _flip_swap(kernel)
         pads = lax.padtype_to_pads(g.shape[1:3], kernel.shape[:2], strides, "SAME")
-        dk = _kernel_grad(g, x, _flip_swap(kernel).shape, strides, pads)
-        return _strided_conv(g, _flip_swap(kernel), strides), _flip_swap(dk)
+        return _strided_conv(g, flipped, strides), _flip_swap(_kernel_grad(g, x, flipped.shape, strides, pads))
 
     return lax.platform_dependent(*res, g, cpu=cpu, default=autodiff)
 
