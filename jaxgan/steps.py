@@ -1,6 +1,7 @@
 """Pure training and sampling steps. Callers jit them; nothing here is jitted."""
 
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -57,16 +58,20 @@ def train_step(
             mutable=["batch_stats"],
             **cond,
         )
-        d = lambda x: state.discriminator.apply(  # noqa: E731
-            {"params": disc_params}, x, train=True, rngs={"dropout": dropout_key}, **cond
-        )
+
+        def d(x, call):
+            # Each batch D sees gets its own dropout masks, as separate Keras calls
+            # would: real image i and generated image i must not share a mask.
+            rngs = {"dropout": jax.random.fold_in(dropout_key, call)}
+            return state.discriminator.apply({"params": disc_params}, x, train=True, rngs=rngs, **cond)
+
         seen_real, seen_fake = (
             (real, fake) if augment is None else (augment(real_aug_key, real), augment(fake_aug_key, fake))
         )
-        real_logits, fake_logits = d(seen_real), d(seen_fake)  # [B], [B]
+        real_logits, fake_logits = d(seen_real, 0), d(seen_fake, 1)  # [B], [B]
         d_loss = loss.disc(real_logits, fake_logits)
         if loss.gp_weight:
-            d_loss += loss.gp_weight * losses.gradient_penalty(d, seen_real, seen_fake, gp_key)
+            d_loss += loss.gp_weight * losses.gradient_penalty(partial(d, call=2), seen_real, seen_fake, gp_key)
         aux = (gen_updates["batch_stats"], real_logits, fake_logits)
         return (d_loss, loss.gen(fake_logits)), aux
 

@@ -48,7 +48,7 @@ def one_device(runs):
 def test_eight_devices_match_one(runs, one_device):
     assert int(np.load(runs / "8_float32.npz")["mesh_size"]) == 8
     # Same global batch, noise and dropout masks; only the order of the cross-device sums differs.
-    assert_close(runs / "8_float32.npz", one_device, atol=1e-4)
+    assert_close(runs / "8_float32.npz", one_device, atol=1e-5)
 
 
 def test_two_processes_match_one(one_device, tmp_path):
@@ -60,7 +60,7 @@ def test_two_processes_match_one(one_device, tmp_path):
     for proc in procs:
         finish(proc)
     assert int(np.load(tmp_path / "0_float32.npz")["mesh_size"]) == 4  # 2 processes x 2 devices
-    assert_close(tmp_path / "0_float32.npz", one_device, atol=1e-4)
+    assert_close(tmp_path / "0_float32.npz", one_device, atol=1e-5)
 
 
 def test_bfloat16_trains_like_float32(runs, one_device):

@@ -69,6 +69,26 @@ def test_step_is_deterministic_and_depends_on_step(batch):
     assert float(mc["gen/loss"]) != float(ma["gen/loss"])
 
 
+def test_real_and_generated_batches_get_their_own_dropout_masks():
+    # G's last kernel zeroed draws all-zero images (tanh(0) = 0), and the real
+    # batch is all zeros too: D sees the same input twice, so only its dropout
+    # masks can tell the two logits apart (D's first bias made non-zero, so
+    # that there is something to drop).
+    state = make_state()
+    gen, disc = dict(state.gen_params), dict(state.disc_params)
+    gen["ConvTranspose_2"] = {"kernel": jnp.zeros_like(gen["ConvTranspose_2"]["kernel"])}
+    disc["Conv_0"] = {**disc["Conv_0"], "bias": jnp.linspace(-1.0, 1.0, 64)}
+    state = state.replace(gen_params=gen, disc_params=disc)
+    zeros = {"image": jnp.zeros((8, 28, 28, 1))}
+    fake = steps.generate(state, jnp.ones((1, 100)))
+    assert not np.any(fake)
+    _, metrics = jax.jit(steps.train_step)(state, zeros)
+    assert float(metrics["disc/real_prob"]) != float(metrics["disc/fake_prob"])
+    without_dropout = state.replace(discriminator=models.Discriminator(dropout_rate=0.0))
+    _, metrics = jax.jit(steps.train_step)(without_dropout, zeros)
+    assert float(metrics["disc/real_prob"]) == float(metrics["disc/fake_prob"])
+
+
 def test_generate_uses_running_statistics():
     state = make_state()
     z = jax.random.normal(jax.random.key(1), (4, 100))
