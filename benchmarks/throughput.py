@@ -48,9 +48,10 @@ from jaxgan.state import create_state  # noqa: E402
 LR, NOISE = 1e-4, 100
 
 
-def jaxgan_runner(batch_size: int, dtype=jnp.float32, compiler_options=None):
+def jaxgan_runner(batch_size: int, dtype=jnp.float32, compiler_options=None, **disc_options):
+    """``(run, flops_per_image)``: ``run(n)`` takes ``n`` compiled steps; ``disc_options`` go to the Discriminator."""
     tx = optax.adam(LR)
-    gen, disc = models.Generator(dtype=dtype), models.Discriminator(dtype=dtype)
+    gen, disc = models.Generator(dtype=dtype), models.Discriminator(dtype=dtype, **disc_options)
     state = create_state(jax.random.key(0), gen, disc, tx, tx, NOISE, (28, 28, 1))
     batch = {"image": jax.random.uniform(jax.random.key(1), (batch_size, 28, 28, 1), minval=-1, maxval=1)}
     step = jax.jit(steps.train_step, donate_argnums=0)
