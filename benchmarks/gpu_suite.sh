@@ -66,22 +66,23 @@ fid() {  # names...: the Inception FID of each run's samples_10k.npz, if JAXGAN_
   done
 }
 radford=(--learning-rate 2e-4 --beta1 0.5 --epochs 500 --checkpoint-every 1000000)
+one=(--steps-per-call 1)  # main and conditional as recorded: one step a dispatch (the default until 2026-11-27)
 export XLA_PYTHON_CLIENT_MEM_FRACTION=0.15  # room for the runs side by side
 
 
 main() {
   # 1. The default recipe, alone.
   local start=$(date +%s%N)
-  XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 train default 240 fashion_dcgan --seed 0
+  XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 train default 240 fashion_dcgan --seed 0 "${one[@]}"
   echo "default wall_ms $(( ($(date +%s%N) - start) / 1000000 ))" | tee "$R/default.wall"
   tail -3 "$R/default.log"
   # 2. Side by side.
   local secs=$(( $(left) - 110 ))
-  train ema       "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 &
-  train hinge_ema "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 --loss hinge &
-  train lsgan_ema "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 --loss lsgan &
-  train dcgan64   "$secs" fashion_dcgan --seed 0 "${radford[@]}" --arch dcgan64 --eval-samples 500 &
-  train dcgan128  "$secs" fashion_dcgan --seed 0 "${radford[@]}" --arch dcgan128 --eval-samples 500 &
+  train ema       "$secs" fashion_dcgan --seed 0 "${one[@]}" "${radford[@]}" --ema-decay 0.999 &
+  train hinge_ema "$secs" fashion_dcgan --seed 0 "${one[@]}" "${radford[@]}" --ema-decay 0.999 --loss hinge &
+  train lsgan_ema "$secs" fashion_dcgan --seed 0 "${one[@]}" "${radford[@]}" --ema-decay 0.999 --loss lsgan &
+  train dcgan64   "$secs" fashion_dcgan --seed 0 "${one[@]}" "${radford[@]}" --arch dcgan64 --eval-samples 500 &
+  train dcgan128  "$secs" fashion_dcgan --seed 0 "${one[@]}" "${radford[@]}" --arch dcgan128 --eval-samples 500 &
   wait
   # 3. Samples for the Inception FID, and grids.
   for name in default ema hinge_ema lsgan_ema; do
@@ -96,9 +97,9 @@ main() {
 
 conditional() {
   local secs=$(( $(left) - 100 ))
-  train cdcgan       "$secs" fashion_cdcgan --seed 0 "${radford[@]}" --ema-decay 0.999 &
-  train hinge_ema_long "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 --loss hinge &
-  train ema_long     "$secs" fashion_dcgan --seed 0 "${radford[@]}" --ema-decay 0.999 &
+  train cdcgan       "$secs" fashion_cdcgan --seed 0 "${one[@]}" "${radford[@]}" --ema-decay 0.999 &
+  train hinge_ema_long "$secs" fashion_dcgan --seed 0 "${one[@]}" "${radford[@]}" --ema-decay 0.999 --loss hinge &
+  train ema_long     "$secs" fashion_dcgan --seed 0 "${one[@]}" "${radford[@]}" --ema-decay 0.999 &
   wait
   local gen="python3 -m experiments.generate --seed 1"
   for name in cdcgan hinge_ema_long ema_long; do

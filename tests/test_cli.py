@@ -50,6 +50,7 @@ def test_tiny_run_writes_every_output(reference_run):
         assert {"eval/fcd", "eval/kid", "eval/precision", "eval/recall", "eval/class_entropy"} <= set(r)
     assert (w / "metrics_curves.png").is_file()
     assert int(final_state(w).step) == 8
+    assert json.loads((w / "config.json").read_text())["steps_per_call"] == 1  # the default, 0, on a CPU
 
 
 def test_killed_and_resumed_run_is_bit_identical(reference_run, tmp_path, data_dir, manual_dir):

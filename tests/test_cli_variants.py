@@ -43,6 +43,12 @@ def test_steps_per_call_runs_scans_that_resume_bit_identically(tmp_path, data_di
     assert ["eval/fcd" in r for r in epochs] == [False, True]
 
 
+@pytest.mark.parametrize("backend,steps", [("cpu", 1), ("gpu", 100), ("tpu", 100)])
+def test_steps_per_call_zero_picks_the_platforms_default(monkeypatch, backend, steps):
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    assert trainer.default_steps_per_call() == steps
+
+
 def test_a_radford_dcgan64_variant_trains_and_samples_from_its_ema(tmp_path, data_dir, manual_dir):
     variant = ["--arch", "dcgan64", "--loss", "hinge", "--disc-steps", 2, "--ema-decay", 0.9,
                "--diffaugment", "color,translation,cutout", "--learning-rate", 2e-4, "--beta1", 0.5]  # fmt: skip
