@@ -362,9 +362,9 @@ def default_steps_per_call() -> int:
 
 def train(cfg: Config) -> int:
     validate(cfg)
-    cfg = dataclasses.replace(cfg, steps_per_call=cfg.steps_per_call or default_steps_per_call())
     if cfg.distributed:
-        parallel.initialize_distributed()
+        parallel.initialize_distributed()  # before anything asks JAX for its devices
+    cfg = dataclasses.replace(cfg, steps_per_call=cfg.steps_per_call or default_steps_per_call())
     mesh = parallel.make_mesh()
     if cfg.batch_size % mesh.size:
         raise UserError(f"--batch-size {cfg.batch_size} does not split evenly over {mesh.size} devices")
