@@ -22,7 +22,6 @@ step says how much of the step is convolutions, and how much everything else
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from functools import partial
@@ -40,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flops import conv_macs  # noqa: E402
 from throughput import jaxgan_runner, matmul_gflops  # noqa: E402
 from train_step import machine  # noqa: E402
+from transposed_conv import timed  # noqa: E402
 
 from jaxgan import models  # noqa: E402
 
@@ -106,23 +106,12 @@ def main() -> int:
 
     layers = layer_programs(b)
     steps = {"train step": jaxgan_runner(b)[0], "train step, D without dropout": jaxgan_runner(b, dropout_rate=0.0)[0]}
-    for _, _, _, program, inputs in layers:
-        jax.block_until_ready(program(*inputs))
-    for run in steps.values():
-        run(2)
-    times = {name: [] for name, *_ in layers} | {name: [] for name in steps}
-    for _ in range(args.repeats):
-        for name, _, _, program, inputs in layers:
-            t0 = time.perf_counter()
-            for _ in range(args.calls):
-                result = program(*inputs)
-            jax.block_until_ready(result)
-            times[name].append((time.perf_counter() - t0) / args.calls)
-        for name, run in steps.items():
-            t0 = time.perf_counter()
-            run(args.calls)
-            times[name].append((time.perf_counter() - t0) / args.calls)
-    ms = {name: 1e3 * statistics.median(t) for name, t in times.items()}
+    fns = {name: program for name, _, _, program, _ in layers} | steps
+    inputs = {name: args for name, _, _, _, args in layers} | {name: (1,) for name in steps}  # run(1): one step
+    for name, fn in fns.items():
+        jax.block_until_ready(fn(*inputs[name]))
+    seconds, _ = timed(fns, inputs, args.repeats, args.calls)
+    ms = {name: 1e3 * t for name, t in seconds.items()}
 
     matmul = matmul_gflops()
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "jax": jax.__version__, "batch_size": b,
