@@ -103,17 +103,31 @@ def _in_batch_pieces(fn: Callable, x: jax.Array, *args) -> jax.Array:
     return jnp.concatenate([fn(x[i : i + size], *args) for i in range(0, x.shape[0], size)])
 
 
+def _input_dilated(x: jax.Array, kernel: jax.Array, pads, dilation) -> jax.Array:
+    """``conv(dilate(x, dilation), kernel)``, stride 1: a transposed convolution, a strided one's input gradient.
+
+    On CPUs, where XLA runs this form on about one core, it runs in pieces of the batch.
+    """
+
+    def whole(x, kernel):
+        return lax.conv_general_dilated(x, kernel, (1, 1), pads, lhs_dilation=dilation, dimension_numbers=_DN)
+
+    if max(dilation) == 1:  # an ordinary convolution
+        return whole(x, kernel)
+    return lax.platform_dependent(x, kernel, cpu=partial(_in_batch_pieces, whole), default=whole)
+
+
+def _adjoint_pads(kernel_hw, pads, x_hw, g_hw, strides) -> list[tuple[int, int]]:
+    """The pads of :func:`_input_dilated` that make it the adjoint of ``g [g_hw] = conv(x [x_hw], K, strides, pads)``
+    (with ``K`` flipped): row ``h`` of the result sums ``g[p] K[a]`` over ``p * s + a - lo = h``."""
+    return [(k - 1 - lo, n - (m - 1) * s - 1 + lo) for k, (lo, _), n, m, s in
+            zip(kernel_hw, pads, x_hw, g_hw, strides, strict=True)]  # fmt: skip
+
+
 def _input_grad(g: jax.Array, kernel: jax.Array, x_shape, strides, pads) -> jax.Array:
     """``dL/dx [B, H, W, I]`` of ``y = conv(x, K)`` from ``g = dL/dy``: ``g`` dilated by the stride, ``K`` flipped."""
-    # Row h of dx sums g[p] K[a] over p * s + a - lo = h.
-    pads = [(k - 1 - lo, n - (m - 1) * st - 1 + lo) for k, (lo, _), n, m, st in
-            zip(kernel.shape[:2], pads, x_shape[1:3], g.shape[1:3], strides, strict=True)]  # fmt: skip
-
-    def dilated_conv(g, kernel):
-        return lax.conv_general_dilated(g, kernel, (1, 1), pads, lhs_dilation=strides, dimension_numbers=_DN)
-
-    flipped = _flip_swap(kernel)
-    return _in_batch_pieces(dilated_conv, g, flipped) if max(strides) > 1 else dilated_conv(g, flipped)
+    adjoint = _adjoint_pads(kernel.shape[:2], pads, x_shape[1:3], g.shape[1:3], strides)
+    return _input_dilated(g, _flip_swap(kernel), adjoint, strides)
 
 
 def _conv(x, kernel, strides, pads):
@@ -192,12 +206,11 @@ def _strided_conv(y: jax.Array, kernel: jax.Array, strides) -> jax.Array:
 
 @partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _conv_transpose(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
-    def whole(x, kernel):
-        return lax.conv_transpose(x, kernel, strides, "SAME", dimension_numbers=_DN)
-
-    if max(strides) == 1:  # an ordinary convolution, not an input-dilated one
-        return whole(x, kernel)
-    return lax.platform_dependent(x, kernel, cpu=lambda x, k: _in_batch_pieces(whole, x, k), default=whole)
+    # The adjoint of _strided_conv(., flip_swap(K)) on the output's size (see _ct_bwd): what
+    # lax.conv_transpose(x, K, strides, "SAME") computes, the same convolution.
+    out_hw = [n * s for n, s in zip(x.shape[1:3], strides, strict=True)]
+    pads = lax.padtype_to_pads(out_hw, kernel.shape[:2], strides, "SAME")
+    return _input_dilated(x, kernel, _adjoint_pads(kernel.shape[:2], pads, out_hw, x.shape[1:3], strides), strides)
 
 
 def _ct_fwd(x, kernel, strides):
