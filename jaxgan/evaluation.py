@@ -50,14 +50,14 @@ class FastMetrics:
         _, self.real_features = self.classifier(real_images)
         self.real_stats = metrics.gaussian_stats(self.real_features)
         self.real_labels = real_labels
-        self.kid_subsets = kid_subsets
+        self.kid = metrics.KID(self.real_features, kid_subsets)
 
     def __call__(self, fake_images: np.ndarray, labels: np.ndarray | None = None) -> dict:
         """The metrics of ``fake_images``; with the classes they were drawn for (``labels [N]``), also
         the classifier's accuracy on them (overall and per class) and, given real labels, per-class FCD."""
         probs, features = self.classifier(fake_images)
         n = min(len(features), len(self.real_features))
-        kid, kid_std = metrics.kid(self.real_features, features, self.kid_subsets, subset_size=min(1000, n))
+        kid, kid_std = self.kid(features)
         precision, recall = metrics.precision_recall(self.real_features[:n], features[:n], k=3)
         coverage = metrics.class_coverage(probs)
         return {

@@ -57,6 +57,38 @@ def test_kid_is_near_zero_for_one_distribution_and_positive_for_two(gaussian_set
     assert shifted > 20 * max(abs(same), same_std)
 
 
+def kid_by_definition(f1, f2, num_subsets, subset_size, seed=0):
+    """KID as Bińkowski et al. write it, one subset pair at a time, the subsets drawn as metrics.KID draws them."""
+    rng = np.random.default_rng(seed)
+    m = min(subset_size, len(f1), len(f2))
+    estimates = []
+    for _ in range(num_subsets):
+        x, y = f1[rng.choice(len(f1), m, replace=False)], f2[rng.choice(len(f2), m, replace=False)]
+        kxx, kyy, kxy = ((a @ b.T / a.shape[1] + 1) ** 3 for a, b in ((x, x), (y, y), (x, y)))
+        off_diag = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        estimates.append(off_diag - 2 * kxy.mean())
+    return np.mean(estimates), np.std(estimates)
+
+
+@pytest.mark.parametrize(
+    "sizes, num_subsets, subset_size",
+    [
+        ((3000, 600), 10, 500),  # one set's subsets cover it: its whole kernel matrix is cheaper, and the cross one
+        ((300, 400), 4, 100),  # every block is cheaper one subset at a time
+        ((800, 3000), 50, 1000),  # subsets larger than a set: m = 800
+    ],
+)
+def test_kid_equals_its_definition(sizes, num_subsets, subset_size):
+    rng = np.random.default_rng(1)
+    reference = rng.normal(size=(sizes[0], 8))
+    kid = metrics.KID(reference, num_subsets, subset_size, seed=3)
+    for shift in (0.0, 0.3):  # the second call reuses the reference's sums of the first
+        features = rng.normal(size=(sizes[1], 8)) + shift
+        expected = kid_by_definition(reference, features, num_subsets, subset_size, seed=3)
+        np.testing.assert_allclose(kid(features), expected, rtol=1e-9)
+    np.testing.assert_allclose(metrics.kid(reference, features, num_subsets, subset_size, seed=3), expected, rtol=1e-9)
+
+
 def test_precision_recall_of_a_collapsed_set(gaussian_sets):
     real, _ = gaussian_sets
     collapsed = real[:1] + 0.01 * np.random.default_rng(1).normal(size=(500, 16))  # one mode only
