@@ -17,9 +17,9 @@ steps after a warm-up; the frameworks take turns within each repeat, so machine
 noise hits all of them alike.
 
 Also printed: the FLOPs of one training image (XLA's cost analysis of the
-compiled jaxgan step) and the FLOP/s each rate achieves, beside a measured
-float32 matmul rate of this machine (an upper bound the convolutions cannot
-beat).
+compiled jaxgan step) and the FLOP/s each rate achieves, as shares of a
+measured float32 matmul rate of this machine (what its cores deliver at best)
+and of the CPU's nominal peak (``train_step.nominal_peak_gflops``).
 """
 
 import argparse
@@ -40,7 +40,7 @@ import optax  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_convolutions import VARIANTS  # noqa: E402
-from train_step import machine  # noqa: E402
+from train_step import machine, nominal_peak_gflops  # noqa: E402
 
 from jaxgan import models, steps  # noqa: E402
 from jaxgan.state import create_state  # noqa: E402
@@ -206,6 +206,7 @@ def main() -> int:
 
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "jax": jax.__version__}
     results["matmul_gflops"] = matmul_gflops()
+    results["nominal_peak_gflops"] = nominal_peak_gflops()
     results["batches"] = {}
     for batch_size in args.batch_sizes:
         jax_run, flops_per_image = jaxgan_runner(batch_size)
@@ -228,7 +229,9 @@ def main() -> int:
             "gflops_achieved": {name: r * flops_per_image / 1e9 for name, r in rates.items()},
         }
 
-    print(f"{results['machine']}, {results['date']}; float32 matmul {results['matmul_gflops']:.0f} GFLOP/s")
+    matmul, peak = results["matmul_gflops"], results["nominal_peak_gflops"]
+    peak_text = f"{peak:.0f} GFLOP/s" if peak else "unknown"
+    print(f"{results['machine']}, {results['date']}; float32 matmul {matmul:.0f} GFLOP/s, nominal peak {peak_text}")
     names = list(next(iter(results["batches"].values()))["img_per_s"])
     print(f"{'batch':>5} " + " ".join(f"{n:>12}" for n in names) + "  jaxgan/best peer  GFLOP/img")
     for batch_size, r in results["batches"].items():
@@ -236,6 +239,12 @@ def main() -> int:
         best_peer = max(rates["pytorch"], rates["tensorflow"])
         cells = " ".join(f"{rates[n]:>12.1f}" for n in names)
         print(f"{batch_size:>5} {cells}  {rates['jaxgan'] / best_peer:>16.2f}  {r['flops_per_image'] / 1e9:>9.3f}")
+    for batch_size, r in results["batches"].items():
+        shares = ", ".join(
+            f"{name} {g:.0f} GFLOP/s ({g / matmul:.0%} of the matmul" + (f", {g / peak:.0%} of peak)" if peak else ")")
+            for name, g in r["gflops_achieved"].items()
+        )
+        print(f"batch {batch_size}: {shares}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -72,6 +72,33 @@ def kernel_grad_ms(fast: bool, repeats: int) -> float:
 ISA_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512-BF16", "amx_bf16": "AMX-BF16"}
 
 
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in f if ":" in line)}
+    except OSError:
+        return {}
+
+
+def nominal_peak_gflops() -> float | None:
+    """The CPU's float32 peak as its data sheet would count it: cores x clock x FLOPs a cycle.
+
+    A cycle is taken to retire two fused multiply-adds (2 FLOPs each) on full
+    vectors: 16 float32 lanes with AVX-512, 8 with AVX2, 4 without; two FMA units
+    a core is what Xeon Gold/Platinum and AMD Zen cores have. The clock is the
+    one the kernel reports (on these VMs the base clock; turbo raises the real
+    peak), so the measured matmul rate may come close to or pass this figure.
+    None off CPUs or without /proc/cpuinfo.
+    """
+    info = _cpuinfo()
+    if jax.default_backend() != "cpu" or "cpu MHz" not in info:
+        return None
+    flags = set(info.get("flags", "").split())
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    return os.cpu_count() * float(info["cpu MHz"]) / 1e3 * 2 * 2 * lanes
+
+
 def machine() -> str:
     """CPU model, core count and vector extensions (or the accelerator), for BENCHMARKS.md.
 
@@ -80,14 +107,9 @@ def machine() -> str:
     """
     if jax.default_backend() != "cpu":
         return f"{jax.devices()[0].device_kind} x{jax.device_count()}"
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = {k.strip(): v for k, v in (line.split(":", 1) for line in f if ":" in line)}
-        model = info["model name"].strip()
-        flags = set(info["flags"].split())
-    except (OSError, KeyError):
-        pass
+    info = _cpuinfo()
+    model = info.get("model name") or platform.processor() or platform.machine()
+    flags = set(info.get("flags", "").split())
     isa = ", ".join(name for flag, name in ISA_FLAGS.items() if flag in flags)
     return f"{model}, {os.cpu_count()} cores" + (f" ({isa})" if isa else "")
 
