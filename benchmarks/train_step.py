@@ -73,7 +73,8 @@ ISA_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512-BF16"
 
 
 def _cpuinfo() -> dict[str, str]:
-    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    """The fields of /proc/cpuinfo (where one repeats, the last processor's: these machines' are alike; empty
+    where there is no such file)."""
     try:
         with open("/proc/cpuinfo") as f:
             return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in f if ":" in line)}
@@ -86,7 +87,8 @@ def nominal_peak_gflops() -> float | None:
 
     A cycle is taken to retire two fused multiply-adds (2 FLOPs each) on full
     vectors: 16 float32 lanes with AVX-512, 8 with AVX2, 4 without; two FMA units
-    a core is what Xeon Gold/Platinum and AMD Zen cores have. The clock is the
+    a core is what Xeon Gold/Platinum and AMD Zen cores have (hyperthreads share
+    them: the cores are counted, not the logical CPUs). The clock is the
     one the kernel reports (on these VMs the base clock; turbo raises the real
     peak), so the measured matmul rate may come close to or pass this figure.
     None off CPUs or without /proc/cpuinfo.
@@ -96,7 +98,9 @@ def nominal_peak_gflops() -> float | None:
         return None
     flags = set(info.get("flags", "").split())
     lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
-    return os.cpu_count() * float(info["cpu MHz"]) / 1e3 * 2 * 2 * lanes
+    threads_per_core = max(1, int(info.get("siblings", 1)) // max(1, int(info.get("cpu cores", 1))))
+    cores = os.cpu_count() // threads_per_core
+    return cores * float(info["cpu MHz"]) / 1e3 * 2 * 2 * lanes
 
 
 def machine() -> str:
