@@ -51,13 +51,13 @@ def _poly_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cube
 
 
-def _block_sums(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray, chunk: int = 2048) -> np.ndarray:
+def _block_sums(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray, chunk: int = 1 << 22) -> np.ndarray:
     """``sum_{i in rows[s], j in cols[s]} k(a_i, b_j)`` for each subset ``s`` (``rows``, ``cols`` ``[S, m]``
     indices without repeats): ``[S]``.
 
     Either each subset's ``m x m`` block, or, where it costs fewer multiplies, the
-    whole ``k(a, b)`` once (in chunks of rows) between the subsets' indicator
-    vectors; the sums are the same up to rounding.
+    whole ``k(a, b)`` once, in pieces of about ``chunk`` entries, between the
+    subsets' indicator vectors; the sums are the same up to rounding.
     """
     num, m = rows.shape
     if len(a) * len(b) >= num * m * m:
@@ -65,9 +65,9 @@ def _block_sums(a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray
     in_a, in_b = np.zeros((len(a), num)), np.zeros((len(b), num))  # [n, S] indicators
     in_a[rows, np.arange(num)[:, None]] = 1
     in_b[cols, np.arange(num)[:, None]] = 1
-    sums = np.zeros(num)
-    for i in range(0, len(a), chunk):
-        sums += np.einsum("is,is->s", in_a[i : i + chunk], _poly_kernel(a[i : i + chunk], b) @ in_b)
+    sums, step = np.zeros(num), max(1, chunk // len(b))  # rows of k(a, b) at a time
+    for i in range(0, len(a), step):
+        sums += np.einsum("is,is->s", in_a[i : i + step], _poly_kernel(a[i : i + step], b) @ in_b)
     return sums
 
 

@@ -89,6 +89,16 @@ def test_kid_equals_its_definition(sizes, num_subsets, subset_size):
     np.testing.assert_allclose(metrics.kid(reference, features, num_subsets, subset_size, seed=3), expected, rtol=1e-9)
 
 
+def test_kid_kernel_sums_in_pieces_equal_the_blocks():
+    # The whole-matrix path (40 x 30 entries, fewer than 6 blocks of 20 x 20), one row at a time (budget 50).
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(40, 5)), rng.normal(size=(30, 5))
+    rows = np.stack([rng.choice(40, 20, replace=False) for _ in range(6)])
+    cols = np.stack([rng.choice(30, 20, replace=False) for _ in range(6)])
+    blocks = [((a[r] @ b[c].T / 5 + 1) ** 3).sum() for r, c in zip(rows, cols, strict=True)]
+    np.testing.assert_allclose(metrics._block_sums(a, b, rows, cols, chunk=50), blocks, rtol=1e-12)
+
+
 def test_precision_recall_of_a_collapsed_set(gaussian_sets):
     real, _ = gaussian_sets
     collapsed = real[:1] + 0.01 * np.random.default_rng(1).normal(size=(500, 16))  # one mode only
