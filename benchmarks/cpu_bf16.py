@@ -2,7 +2,7 @@
 
     python benchmarks/cpu_bf16.py [--repeats 7] [--json out.json]
 
-Times, each compiled alone (medians, the programs taking turns):
+Times, each compiled alone (medians, the programs taking turns; ``transposed_conv.timed``):
 
 - a 2048³ matrix product, float32 and bfloat16 (float32 accumulation and
   output, ``preferred_element_type``);
@@ -20,7 +20,6 @@ product has no hardware to run on, and this says so in its numbers.
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from jaxgan import xla_flags
@@ -34,6 +33,7 @@ from jax import lax  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_step import machine  # noqa: E402
+from transposed_conv import timed  # noqa: E402
 
 BATCH, SIDE, CIN, COUT, K = 64, 7, 256, 128, 5
 PADS = ((K // 2, K // 2), (K // 2, K // 2))
@@ -85,22 +85,19 @@ def main():
         "layer: bfloat16 product alone": (product, (bf16_patches(xb), kb), layer_flops),
         "layer: bfloat16 patches x product": (lambda x, k: product(bf16_patches(x), k), (xb, kb), layer_flops),
     }
-    compiled = {name: (jax.jit(fn).lower(*a).compile(), a, f) for name, (fn, a, f) in programs.items()}
-    times = {name: [] for name in programs}
-    for _ in range(args.repeats):
-        for name, (fn, a, _) in compiled.items():
-            jax.block_until_ready(fn(*a))
-            start = time.perf_counter()
-            jax.block_until_ready(fn(*a))
-            times[name].append(time.perf_counter() - start)
+    compiled = {name: jax.jit(fn).lower(*a).compile() for name, (fn, a, _) in programs.items()}
+    inputs = {name: a for name, (_, a, _) in programs.items()}
+    for name, fn in compiled.items():
+        jax.block_until_ready(fn(*inputs[name]))
+    seconds, _ = timed(compiled, inputs, args.repeats, calls=1)
     reference = conv(x, kernel)
     via_patches = product(bf16_patches(xb), kb).reshape(reference.shape)
     error = float(jnp.max(jnp.abs(via_patches - reference)) / jnp.max(jnp.abs(reference)))
 
     results = {"machine": machine(), "jax": jax.__version__, "patches_max_rel_error": error, "programs": {}}
     print(results["machine"])
-    for name, (_, _, flops) in compiled.items():
-        ms = float(np.median(times[name])) * 1e3
+    for name, (_, _, flops) in programs.items():
+        ms = seconds[name] * 1e3
         gflops = flops / ms / 1e6 if flops else None
         results["programs"][name] = {"ms": ms, "gflops": gflops}
         print(f"  {name:<36} {ms:8.2f} ms" + (f"  {gflops:6.0f} GFLOP/s" if gflops else ""))

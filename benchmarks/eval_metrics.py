@@ -19,14 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from experiments import fashion_dcgan
 from jaxgan import data, metrics
 from jaxgan.evaluation import FastMetrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_step import machine  # noqa: E402
+from transposed_conv import timed  # noqa: E402
 
 
 def seconds(fn) -> float:
@@ -67,11 +66,8 @@ def main():
         "precision/recall": lambda: metrics.precision_recall(fast.real_features[: args.samples], features, k=3),
         "frechet distance": lambda: metrics.frechet_distance(*fast.real_stats, *metrics.gaussian_stats(features)),
     }
-    times = {name: [] for name in parts}
-    for _ in range(args.repeats):  # the parts take turns
-        for name, fn in parts.items():
-            times[name].append(seconds(fn))
-    results["median_s"] = {name: float(np.median(t)) for name, t in times.items()}
+    median, _ = timed(parts, {name: () for name in parts}, args.repeats, calls=1)  # the parts take turns
+    results["median_s"] = median
 
     print(f"{results['machine']}; {args.samples} samples against {len(test)} test images")
     built, first = results["build_fast_metrics_s"], results["first_eval_s"]
