@@ -42,20 +42,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_convolutions import VARIANTS  # noqa: E402
 from train_step import machine, nominal_peak_gflops  # noqa: E402
 
-from jaxgan import models, steps  # noqa: E402
+from jaxgan import models, onednn, steps  # noqa: E402
 from jaxgan.state import create_state  # noqa: E402
 
 LR, NOISE = 1e-4, 100
 
 
-def jaxgan_runner(batch_size: int, dtype=jnp.float32, compiler_options=None, **disc_options):
-    """``(run, flops_per_image)``: ``run(n)`` takes ``n`` compiled steps; ``disc_options`` go to the Discriminator."""
+def jaxgan_runner(batch_size: int, dtype=jnp.float32, compiler_options=None, use_onednn=False, **disc_options):
+    """``(run, flops_per_image)``: ``run(n)`` takes ``n`` compiled steps; ``disc_options`` go to the Discriminator.
+
+    ``use_onednn``: convolutions by :mod:`jaxgan.onednn` (``--convolutions onednn``).
+    """
     tx = optax.adam(LR)
     gen, disc = models.Generator(dtype=dtype), models.Discriminator(dtype=dtype, **disc_options)
     state = create_state(jax.random.key(0), gen, disc, tx, tx, NOISE, (28, 28, 1))
     batch = {"image": jax.random.uniform(jax.random.key(1), (batch_size, 28, 28, 1), minval=-1, maxval=1)}
     step = jax.jit(steps.train_step, donate_argnums=0)
-    compiled = step.lower(state, batch).compile(compiler_options=compiler_options)
+    with onednn.use(use_onednn):
+        compiled = step.lower(state, batch).compile(compiler_options=compiler_options)
     flops = compiled.cost_analysis()
     flops = (flops[0] if isinstance(flops, list) else flops).get("flops", float("nan"))
     box = {"state": state}

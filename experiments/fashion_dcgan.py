@@ -28,7 +28,7 @@ import optax
 from tqdm import tqdm
 
 from experiments import cli
-from jaxgan import augment, checkpoint, data, losses, models, parallel, plots, steps
+from jaxgan import augment, checkpoint, data, losses, models, onednn, parallel, plots, steps
 from jaxgan.errors import UserError
 from jaxgan.evaluation import FastMetrics
 from jaxgan.logs import MetricLog
@@ -78,6 +78,11 @@ class Config:
     ema_decay: float = cli.flag(0.0, "decay of a moving average of G's weights used for samples and metrics (0: off)")
     diffaugment: str = cli.flag("", "DiffAugment transforms for D's inputs, e.g. color,translation,cutout (empty: off)")
     dtype: str = cli.flag("float32", "compute dtype: float32, or bfloat16 (parameters and Adam stay float32)")
+    convolutions: str = cli.flag(
+        "xla",
+        "CPU convolutions: xla (XLA's own), or onednn (oneDNN's, by an FFI call; with --dtype bfloat16 on AMX "
+        "Xeons the step runs ~1.6x faster; needs pip install -e '.[onednn]' and a C++ compiler)",
+    )
     distributed: bool = cli.flag(
         False, "multi-process run (TPU pod slice, GPU cluster): jax.distributed.initialize() with auto-detection"
     )
@@ -88,9 +93,10 @@ class Config:
 # Fields that may change between invocations on one workdir without making it another run.
 RESUMABLE_FIELDS = (
     "epochs", "workdir", "checkpoint_every", "log_every", "eval_samples", "eval_every", "data_dir", "manual_dir",
-    "overwrite", "distributed", "steps_per_call",
+    "overwrite", "distributed", "steps_per_call", "convolutions",
 )  # fmt: skip
 DTYPES = ("float32", "bfloat16")
+CONVOLUTIONS = ("xla", "onednn")
 IMAGE_SIZE = {"tutorial": 28, "dcgan64": 64, "dcgan128": 128}
 
 
@@ -152,6 +158,8 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--diffaugment: {e}") from None
     if cfg.dtype not in DTYPES:
         raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
+    if cfg.convolutions not in CONVOLUTIONS:
+        raise UserError(f"--convolutions must be one of {', '.join(CONVOLUTIONS)}, got {cfg.convolutions!r}")
     for name in ("num_train", "eval_samples"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name.replace('_', '-')} must be 0 (see --help) or positive, got {getattr(cfg, name)}")
@@ -362,12 +370,19 @@ def default_steps_per_call() -> int:
 
 def train(cfg: Config) -> int:
     validate(cfg)
+    with onednn.use(cfg.convolutions == "onednn"):
+        return _train(cfg)
+
+
+def _train(cfg: Config) -> int:
     if cfg.distributed:
         parallel.initialize_distributed()  # before anything asks JAX for its devices
     cfg = dataclasses.replace(cfg, steps_per_call=cfg.steps_per_call or default_steps_per_call())
     mesh = parallel.make_mesh()
     if cfg.batch_size % mesh.size:
         raise UserError(f"--batch-size {cfg.batch_size} does not split evenly over {mesh.size} devices")
+    if cfg.convolutions == "onednn" and mesh.size > 1:
+        raise UserError(f"--convolutions onednn runs on one device; this run has {mesh.size}")
     lead = jax.process_index() == 0  # the one process that writes files in a multi-process run
     workdir = workdir_of(cfg)
     cli.check_writable(workdir)

@@ -45,6 +45,7 @@ def test_an_unwritable_workdir_fails_with_one_line(tmp_path, where):
         (["--disc-steps", "0"], "--disc-steps must be positive, got 0"),
         (["--steps-per-call", "-1"], "--steps-per-call must be positive, or 0 for the platform's default, got -1"),
         (["--ema-decay", "1"], "--ema-decay must be in [0, 1), got 1.0"),
+        (["--convolutions", "mkl"], "--convolutions must be one of xla, onednn, got 'mkl'"),
         (
             ["--diffaugment", "color,flip"],
             "--diffaugment: unknown DiffAugment transform 'flip' (known: color, translation, cutout)",

@@ -1,6 +1,8 @@
 """End-to-end runs of the trainer's variants: scanned steps, the Radford nets, class-conditional."""
 
 import json
+import platform
+import sys
 
 import jax
 import numpy as np
@@ -10,7 +12,7 @@ from PIL import Image
 from experiments import evaluate as ev
 from experiments import fashion_dcgan as trainer
 from experiments import generate as gen
-from jaxgan import checkpoint
+from jaxgan import checkpoint, onednn
 from tests.helpers import assert_trees_equal, final_state, run_here, step_records
 
 
@@ -41,6 +43,23 @@ def test_steps_per_call_runs_scans_that_resume_bit_identically(tmp_path, data_di
     assert sorted(saved) == [4, 7, 8]  # the last 3 kept: the first call ending past a multiple of 3, epoch ends
     epochs = [r for r in map(json.loads, (a / "metrics.jsonl").read_text().splitlines()) if "epoch" in r]
     assert ["eval/fcd" in r for r in epochs] == [False, True]
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64" or sys.platform != "linux", reason="oneDNN's wheels: x86-64 Linux")
+def test_onednn_bfloat16_runs_resume_bit_identically(tmp_path, data_dir, manual_dir):
+    """--convolutions onednn --dtype bfloat16 (the fast CPU recipe): a run continued from its first epoch
+    ends bit-identical to an uninterrupted one, and the process's convolutions are XLA's again after it."""
+    args = ["--num-train", 64, "--batch-size", 16, "--eval-samples", 0, "--convolutions", "onednn", "--dtype",
+            "bfloat16"]  # fmt: skip
+    a, b = tmp_path / "a", tmp_path / "b"
+    data = {"data_dir": data_dir, "manual_dir": manual_dir}
+    run_here(trainer.main, "--workdir", a, "--epochs", 2, *args, **data)
+    for epochs in (1, 2):
+        run_here(trainer.main, "--workdir", b, "--epochs", epochs, *args, **data)
+    assert not onednn.enabled
+    assert int(final_state(a).step) == 8
+    assert_trees_equal(final_state(a), final_state(b))
+    assert step_records(a) == step_records(b)
 
 
 @pytest.mark.parametrize("backend,steps", [("cpu", 1), ("gpu", 100), ("tpu", 100)])
