@@ -1,6 +1,7 @@
 """Where the DCGAN train step's time goes on a CPU: each convolution timed alone, beside the whole step.
 
-    python benchmarks/step_breakdown.py [--batch-size 64] [--repeats 7] [--json out.json]
+    python benchmarks/step_breakdown.py [--batch-size 64] [--repeats 7] [--dtype bfloat16]
+        [--convolutions onednn] [--json out.json]
 
 Every convolution and dense layer that ``jaxgan.steps.train_step`` runs for the
 TF-tutorial pair is compiled as its own program (through jaxgan's public
@@ -41,7 +42,7 @@ from throughput import jaxgan_runner, matmul_gflops  # noqa: E402
 from train_step import machine  # noqa: E402
 from transposed_conv import timed  # noqa: E402
 
-from jaxgan import models  # noqa: E402
+from jaxgan import models, onednn  # noqa: E402
 
 FWD, DX, DK = "forward", "input grad", "kernel grad"
 
@@ -65,11 +66,14 @@ LAYERS = {
 }
 
 
-def layer_programs(batch_size: int) -> list[tuple[str, int, int, object, tuple]]:
-    """``(name, times per step, multiply-adds per image, compiled program, args)`` for each pass of each layer."""
+def layer_programs(batch_size: int, dtype=jnp.float32) -> list[tuple[str, int, int, object, tuple]]:
+    """``(name, times per step, multiply-adds per image, compiled program, args)`` for each pass of each layer.
+
+    Compiled with the convolutions :mod:`jaxgan.onednn` is set to when called.
+    """
     out = []
     keys = iter(jax.random.split(jax.random.key(0), 100))
-    normal = lambda *shape: 0.1 * jax.random.normal(next(keys), shape)  # noqa: E731
+    normal = lambda *shape: (0.1 * jax.random.normal(next(keys), shape)).astype(dtype)  # noqa: E731
     for name, layer in LAYERS.items():
         c, k, s, o = layer.input_shape[2], layer.kernel, layer.stride, layer.features
         x, kernel = normal(batch_size, *layer.input_shape), normal(k, k, c, o)
@@ -100,12 +104,18 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--calls", type=int, default=10, help="calls (steps) per timing")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="compute dtype")
+    parser.add_argument("--convolutions", default="xla", choices=["xla", "onednn"], help="as the trainer's flag")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
-    b = args.batch_size
+    b, dtype, use_onednn = args.batch_size, jnp.dtype(args.dtype), args.convolutions == "onednn"
 
-    layers = layer_programs(b)
-    steps = {"train step": jaxgan_runner(b)[0], "train step, D without dropout": jaxgan_runner(b, dropout_rate=0.0)[0]}
+    with onednn.use(use_onednn):
+        layers = layer_programs(b, dtype)
+    steps = {
+        "train step": jaxgan_runner(b, dtype, use_onednn=use_onednn)[0],
+        "train step, D without dropout": jaxgan_runner(b, dtype, use_onednn=use_onednn, dropout_rate=0.0)[0],
+    }
     fns = {name: program for name, _, _, program, _ in layers} | steps
     inputs = {name: args for name, _, _, _, args in layers} | {name: (1,) for name in steps}  # run(1): one step
     for name, fn in fns.items():
@@ -115,8 +125,10 @@ def main() -> int:
 
     matmul = matmul_gflops()
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "jax": jax.__version__, "batch_size": b,
-               "matmul_gflops": matmul, "layers": {}, "ms": ms}  # fmt: skip
-    print(f"{results['machine']}, {results['date']}, batch {b}; float32 matmul {matmul:.0f} GFLOP/s")
+               "dtype": args.dtype, "convolutions": args.convolutions, "matmul_gflops": matmul, "layers": {},
+               "ms": ms}  # fmt: skip
+    print(f"{results['machine']}, {results['date']}, batch {b}, {args.dtype}, {args.convolutions}'s convolutions; "
+          f"float32 matmul {matmul:.0f} GFLOP/s")  # fmt: skip
     print(f"{'pass':48} {'ms':>7} {'x':>2} {'ms/step':>8} {'GFLOP/s':>8}")
     total = 0.0
     for name, times_per_step, macs, _, _ in layers:

@@ -11,10 +11,13 @@ already on the device, so only the step is timed. PyTorch runs eagerly with
 channels_last tensors, TensorFlow as a Keras model under ``tf.function``,
 jaxgan as ``jax.jit(train_step)`` with the state donated (float32, and bfloat16
 compute), with XLA's own CPU convolutions as the experiments run it
-(:mod:`jaxgan.xla_flags`), and as "jaxgan ynnpack" with jaxlib's default
-YNNPACK ones. Each figure is the median of ``--repeats`` timings of ``--steps``
-steps after a warm-up; the frameworks take turns within each repeat, so machine
-noise hits all of them alike.
+(:mod:`jaxgan.xla_flags`), as "jaxgan ynnpack" with jaxlib's default
+YNNPACK ones, and as "jaxgan onednn" with oneDNN's (``--convolutions onednn``,
+:mod:`jaxgan.onednn`). The peers run in float32 and in bfloat16 too
+(PyTorch's autocast, Keras' ``mixed_bfloat16``), so that a bfloat16 jaxgan is
+compared with bfloat16 peers as well as with the float32 ones. Each figure is
+the median of ``--repeats`` timings of ``--steps`` steps after a warm-up; the
+frameworks take turns within each repeat, so machine noise hits all of them alike.
 
 Also printed: the FLOPs of one training image (XLA's cost analysis of the
 compiled jaxgan step) and the FLOP/s each rate achieves, as shares of a
@@ -74,7 +77,10 @@ def jaxgan_runner(batch_size: int, dtype=jnp.float32, compiler_options=None, use
     return run, flops / batch_size
 
 
-def torch_runner(batch_size: int):
+def torch_runner(batch_size: int, bf16: bool = False):
+    """``bf16``: forward passes under ``torch.autocast`` (bfloat16 convolutions and matmuls, float32 weights)."""
+    import contextlib
+
     import torch
     from torch import nn
 
@@ -118,8 +124,10 @@ def torch_runner(batch_size: int):
     bce = nn.functional.binary_cross_entropy_with_logits
 
     def step():
-        fake = gen(torch.randn(batch_size, NOISE))
-        real_logits, fake_logits = disc(real), disc(fake)
+        with torch.autocast("cpu", torch.bfloat16) if bf16 else contextlib.nullcontext():
+            fake = gen(torch.randn(batch_size, NOISE))
+            real_logits, fake_logits = disc(real), disc(fake)
+        real_logits, fake_logits = real_logits.float(), fake_logits.float()
         d_loss = bce(real_logits, ones) + bce(fake_logits, zeros)
         g_loss = bce(fake_logits, ones)
         d_grads = torch.autograd.grad(d_loss, list(disc.parameters()), retain_graph=True)
@@ -139,12 +147,14 @@ def torch_runner(batch_size: int):
     return run
 
 
-def tf_runner(batch_size: int):
+def tf_runner(batch_size: int, bf16: bool = False):
+    """``bf16``: Keras' ``mixed_bfloat16`` policy (bfloat16 compute, float32 weights), the last layers in float32."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     from tensorflow.keras import layers
 
     tf.random.set_seed(0)
+    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16" if bf16 else "float32")  # for the layers built next
     gen = tf.keras.Sequential([
         layers.Input((NOISE,)),
         layers.Dense(7 * 7 * 256, use_bias=False), layers.BatchNormalization(), layers.LeakyReLU(0.3),
@@ -153,14 +163,16 @@ def tf_runner(batch_size: int):
         layers.LeakyReLU(0.3),
         layers.Conv2DTranspose(64, 5, 2, padding="same", use_bias=False), layers.BatchNormalization(),
         layers.LeakyReLU(0.3),
-        layers.Conv2DTranspose(1, 5, 2, padding="same", use_bias=False, activation="tanh"),
+        layers.Conv2DTranspose(1, 5, 2, padding="same", use_bias=False),
+        layers.Activation("tanh", dtype="float32"),
     ])  # fmt: skip
     disc = tf.keras.Sequential([
         layers.Input((28, 28, 1)),
         layers.Conv2D(64, 5, 2, padding="same"), layers.LeakyReLU(0.3), layers.Dropout(0.3),
         layers.Conv2D(128, 5, 2, padding="same"), layers.LeakyReLU(0.3), layers.Dropout(0.3),
-        layers.Flatten(), layers.Dense(1),
+        layers.Flatten(), layers.Dense(1, dtype="float32"),
     ])  # fmt: skip
+    tf.keras.mixed_precision.set_global_policy("float32")
     gen_opt, disc_opt = tf.keras.optimizers.Adam(LR), tf.keras.optimizers.Adam(LR)
     bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
     real = tf.random.uniform((batch_size, 28, 28, 1), -1, 1)
@@ -214,10 +226,17 @@ def main() -> int:
     results["batches"] = {}
     for batch_size in args.batch_sizes:
         jax_run, flops_per_image = jaxgan_runner(batch_size)
-        bf16_run, _ = jaxgan_runner(batch_size, jnp.bfloat16)
-        ynn_run, _ = jaxgan_runner(batch_size, compiler_options=VARIANTS["ynnpack"])
-        runners = {"jaxgan": jax_run, "jaxgan bf16": bf16_run, "jaxgan ynnpack": ynn_run,
-                   "pytorch": torch_runner(batch_size), "tensorflow": tf_runner(batch_size)}  # fmt: skip
+        runners = {
+            "jaxgan": jax_run,
+            "jaxgan bf16": jaxgan_runner(batch_size, jnp.bfloat16)[0],
+            "jaxgan ynnpack": jaxgan_runner(batch_size, compiler_options=VARIANTS["ynnpack"])[0],
+            "jaxgan onednn": jaxgan_runner(batch_size, use_onednn=True)[0],
+            "jaxgan onednn bf16": jaxgan_runner(batch_size, jnp.bfloat16, use_onednn=True)[0],
+            "pytorch": torch_runner(batch_size),
+            "pytorch bf16": torch_runner(batch_size, bf16=True),
+            "tensorflow": tf_runner(batch_size),
+            "tensorflow bf16": tf_runner(batch_size, bf16=True),
+        }
         for run in runners.values():
             run(2)  # warm-up after compilation
         times = {name: [] for name in runners}
@@ -237,12 +256,18 @@ def main() -> int:
     peak_text = f"{peak:.0f} GFLOP/s" if peak else "unknown"
     print(f"{results['machine']}, {results['date']}; float32 matmul {matmul:.0f} GFLOP/s, nominal peak {peak_text}")
     names = list(next(iter(results["batches"].values()))["img_per_s"])
-    print(f"{'batch':>5} " + " ".join(f"{n:>12}" for n in names) + "  jaxgan/best peer  GFLOP/img")
+    print(f"{'batch':>5} " + " ".join(f"{n:>18}" for n in names) + "  GFLOP/img")
+    for batch_size, r in results["batches"].items():
+        cells = " ".join(f"{r['img_per_s'][n]:>18.1f}" for n in names)
+        print(f"{batch_size:>5} {cells}  {r['flops_per_image'] / 1e9:>9.3f}")
     for batch_size, r in results["batches"].items():
         rates = r["img_per_s"]
-        best_peer = max(rates["pytorch"], rates["tensorflow"])
-        cells = " ".join(f"{rates[n]:>12.1f}" for n in names)
-        print(f"{batch_size:>5} {cells}  {rates['jaxgan'] / best_peer:>16.2f}  {r['flops_per_image'] / 1e9:>9.3f}")
+        ours = max((n for n in rates if n.startswith("jaxgan")), key=rates.get)
+        for kind, suffix in (("float32", ""), ("bfloat16", " bf16")):
+            peer = max((f"pytorch{suffix}", f"tensorflow{suffix}"), key=rates.get)
+            ratio, plain = rates[ours] / rates[peer], rates["jaxgan"] / rates[peer]
+            print(f"batch {batch_size}: fastest jaxgan ({ours}) / fastest {kind} peer ({peer}) = {ratio:.2f}; "
+                  f"jaxgan float32 / it = {plain:.2f}")  # fmt: skip
     for batch_size, r in results["batches"].items():
         shares = ", ".join(
             f"{name} {g:.0f} GFLOP/s ({g / matmul:.0%} of the matmul" + (f", {g / peak:.0%} of peak)" if peak else ")")
