@@ -118,3 +118,11 @@ def test_a_non_finite_metric_stops_training_naming_step_and_metric():
     trainer.check_finite({"disc/loss": np.float32(0.7), "gen/loss": np.float32(1.0)}, 10)
     with pytest.raises(trainer.UserError, match="gen/loss is nan by step 12"):
         trainer.check_finite({"disc/loss": np.float32(0.7), "gen/loss": np.float32("nan")}, 12)
+
+
+def test_onednn_convolutions_on_several_devices_fail_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    proc = run("fashion_dcgan", "--workdir", tmp_path / "run", "--convolutions", "onednn", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["error: --convolutions onednn runs on one device; this run has 2"]
+    assert not (tmp_path / "run").exists()
