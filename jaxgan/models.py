@@ -12,7 +12,9 @@ gradients that XLA:CPU also runs fast inside a loop (:func:`conv`; the
 transposed convolution's backward pass likewise): without them a ``lax.scan``
 of training steps (``--steps-per-call``) ran 14-42x slower a step on a CPU.
 On CPUs the input-dilated convolutions among these run in pieces of the batch
-(:func:`_in_batch_pieces`).
+(:func:`_in_batch_pieces`). Traced within :func:`jaxgan.onednn.use`, :func:`conv`
+and :func:`conv_transpose` run on CPUs as oneDNN's convolutions instead
+(``--convolutions onednn``: bfloat16 on AMX).
 
 Kernels are initialized by :func:`xavier_uniform` and :func:`normal`, which
 draw the same values as Flax's initializers of those names, bit for bit, but
