@@ -381,8 +381,10 @@ def _train(cfg: Config) -> int:
     mesh = parallel.make_mesh()
     if cfg.batch_size % mesh.size:
         raise UserError(f"--batch-size {cfg.batch_size} does not split evenly over {mesh.size} devices")
-    if cfg.convolutions == "onednn" and mesh.size > 1:
-        raise UserError(f"--convolutions onednn runs on one device; this run has {mesh.size}")
+    if cfg.convolutions == "onednn":
+        if mesh.size > 1:
+            raise UserError(f"--convolutions onednn runs on one device; this run has {mesh.size}")
+        onednn.check(cfg.dtype)
     lead = jax.process_index() == 0  # the one process that writes files in a multi-process run
     workdir = workdir_of(cfg)
     cli.check_writable(workdir)

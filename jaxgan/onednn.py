@@ -25,8 +25,10 @@ import contextlib
 import ctypes
 import hashlib
 import importlib.metadata
+import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -61,6 +63,9 @@ def _build() -> Path:
     """The compiled library, built on first use and kept under a name that hashes everything it was built from."""
     from jaxgan.evaluation import cache_dir  # not at import: models imports this module
 
+    if platform.machine() != "x86_64" or sys.platform != "linux":
+        raise UserError(f"--convolutions onednn needs x86-64 Linux (oneDNN's wheels), not {sys.platform} "
+                        f"{platform.machine()}: use --convolutions xla")  # fmt: skip
     header = _dist_file("onednn-devel-cpu-gomp", "dnnl.hpp").parent  # [prefix]/include
     library = _dist_file("onednn-cpu-gomp", "libdnnl.so.3")
     compiler = shutil.which("c++") or shutil.which("g++")
@@ -103,6 +108,23 @@ def use(on: bool = True):
         yield
     finally:
         enabled = before
+
+
+def check(dtype) -> None:
+    """UserError unless oneDNN has convolutions of ``dtype`` for this CPU (call within :func:`use`).
+
+    Its bfloat16 ones need AVX-512 (AMX for speed): on an AVX2 CPU the first
+    step would otherwise fail inside the compiled program.
+    """
+    x = jax.device_put(jnp.zeros((1, 1, 1, 1), dtype), jax.devices("cpu")[0])
+    try:
+        jax.block_until_ready(jax.jit(lambda x: _call(_FORWARD, x, x, x.shape, (1, 1), ((0, 0), (0, 0))))(x))
+    except jax.errors.JaxRuntimeError:
+        name = jnp.dtype(dtype).name
+        raise UserError(
+            f"--convolutions onednn: oneDNN has no {name} convolutions for this CPU (bfloat16 needs AVX-512); "
+            "use --convolutions xla"
+        ) from None
 
 
 def _call(kind: int, a: jax.Array, b: jax.Array, out_shape, strides, pads) -> jax.Array:

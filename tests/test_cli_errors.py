@@ -126,3 +126,15 @@ def test_onednn_convolutions_on_several_devices_fail_with_one_line(tmp_path, mon
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["error: --convolutions onednn runs on one device; this run has 2"]
     assert not (tmp_path / "run").exists()
+
+
+def test_onednn_bfloat16_on_a_cpu_without_it_fails_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # oneDNN then sees an AVX2 CPU, which has no bfloat16 kernels
+    args = ["--workdir", tmp_path / "run", "--convolutions", "onednn", "--dtype", "bfloat16"]
+    proc = run("fashion_dcgan", *args, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: --convolutions onednn: oneDNN has no bfloat16 convolutions for this CPU (bfloat16 needs AVX-512); "
+        "use --convolutions xla"
+    ]
+    assert not (tmp_path / "run").exists()

@@ -137,3 +137,9 @@ def test_missing_onednn_is_one_actionable_error(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "distribution", missing)
     with pytest.raises(UserError, match=r"needs oneDNN: pip install -e '\.\[onednn\]'"):
         onednn._build()
+
+
+def test_other_platforms_are_told_to_use_xlas_convolutions(monkeypatch):
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    with pytest.raises(UserError, match=r"needs x86-64 Linux .* not linux aarch64: use --convolutions xla"):
+        onednn._build()
