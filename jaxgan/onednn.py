@@ -4,7 +4,7 @@ Why: jaxlib 0.10.2's XLA:CPU runs convolutions in its own (Eigen) kernels or
 YNNPACK's. Neither uses the AMX units of recent Xeons, so a bfloat16
 convolution there is no faster than a float32 one, while oneDNN's (the library
 TensorFlow and PyTorch call for theirs) runs it on AMX several times faster
-(BENCHMARKS.md, "oneDNN's convolutions"). In float32 oneDNN's are about as fast
+(BENCHMARKS.md, "oneDNN's convolutions through an FFI call"). In float32 oneDNN's are about as fast
 as XLA's own.
 
 :func:`use` compiles ``onednn_conv.cc`` (shipped in this package) once, with
