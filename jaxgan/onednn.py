@@ -97,6 +97,8 @@ def use(on: bool = True):
     Turning it on builds the library (once; UserError when oneDNN or a C++
     compiler is missing) and registers its target. The previous setting is
     restored on exit, so a run inside a longer process leaves the others alone.
+    What counts is where a function is traced: a jitted function already traced
+    outside keeps XLA's convolutions for those shapes (jit it anew within).
     """
     global enabled, _registered
     if on and not _registered:
