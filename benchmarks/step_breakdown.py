@@ -42,6 +42,7 @@ from throughput import jaxgan_runner, matmul_gflops  # noqa: E402
 from train_step import machine  # noqa: E402
 from transposed_conv import timed  # noqa: E402
 
+from experiments import fashion_dcgan  # noqa: E402
 from jaxgan import models, onednn  # noqa: E402
 
 FWD, DX, DK = "forward", "input grad", "kernel grad"
@@ -104,8 +105,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--calls", type=int, default=10, help="calls (steps) per timing")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="compute dtype")
-    parser.add_argument("--convolutions", default="xla", choices=["xla", "onednn"], help="as the trainer's flag")
+    parser.add_argument("--dtype", default="float32", choices=fashion_dcgan.DTYPES, help="as the trainer's flag")
+    parser.add_argument("--convolutions", default="xla", choices=fashion_dcgan.CONVOLUTIONS, help="likewise")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     b, dtype, use_onednn = args.batch_size, jnp.dtype(args.dtype), args.convolutions == "onednn"

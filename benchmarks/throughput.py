@@ -26,6 +26,7 @@ and of the CPU's nominal peak (``train_step.nominal_peak_gflops``).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -79,8 +80,6 @@ def jaxgan_runner(batch_size: int, dtype=jnp.float32, compiler_options=None, use
 
 def torch_runner(batch_size: int, bf16: bool = False):
     """``bf16``: forward passes under ``torch.autocast`` (bfloat16 convolutions and matmuls, float32 weights)."""
-    import contextlib
-
     import torch
     from torch import nn
 

@@ -182,14 +182,14 @@ def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], padding: str |
         padding = lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], strides, padding)
     pads = tuple((int(lo), int(hi)) for lo, hi in padding)
     xla = partial(_conv_fast_grad, strides=strides, pads=pads)
-    if not _onednn_applies(x, kernel):
+    return _onednn_on_cpus(x, kernel, partial(onednn.conv, strides=strides, pads=pads), xla)
+
+
+def _onednn_on_cpus(x: jax.Array, kernel: jax.Array, cpu: Callable, xla: Callable) -> jax.Array:
+    """``cpu(x, kernel)`` on CPUs where :mod:`jaxgan.onednn` is enabled and takes these operands, else ``xla``'s."""
+    if not (onednn.enabled and x.dtype == kernel.dtype and x.dtype in onednn.DTYPES):
         return xla(x, kernel)
-    return lax.platform_dependent(x, kernel, cpu=partial(onednn.conv, strides=strides, pads=pads), default=xla)
-
-
-def _onednn_applies(x: jax.Array, kernel: jax.Array) -> bool:
-    """Whether :mod:`jaxgan.onednn` is enabled and takes these operands (on CPUs)."""
-    return onednn.enabled and x.dtype == kernel.dtype and x.dtype in onednn.DTYPES
+    return lax.platform_dependent(x, kernel, cpu=cpu, default=xla)
 
 
 class Conv(nn.Module):
@@ -264,16 +264,13 @@ def conv_transpose(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> j
       ``[B, h * sh, w * sw, Cout]``.
     """
     strides = tuple(int(s) for s in strides)
-    xla = partial(_conv_transpose, strides=strides)
-    if not _onednn_applies(x, kernel):
-        return xla(x, kernel)
     out_shape = (x.shape[0], *(n * s for n, s in zip(x.shape[1:3], strides, strict=True)), kernel.shape[3])
     pads = tuple(lax.padtype_to_pads(out_shape[1:3], kernel.shape[:2], strides, "SAME"))
 
     def cpu(x, kernel):  # the adjoint of a strided convolution, as in _conv_transpose
         return onednn.conv_transpose(x, _flip_swap(kernel), strides, pads, out_shape)
 
-    return lax.platform_dependent(x, kernel, cpu=cpu, default=xla)
+    return _onednn_on_cpus(x, kernel, cpu, partial(_conv_transpose, strides=strides))
 
 
 class ConvTranspose(nn.Module):

@@ -47,6 +47,11 @@ _FORWARD, _BACKWARD_DATA, _BACKWARD_WEIGHTS = 0, 1, 2
 enabled = False  # set within use(); read by jaxgan.models when a step is traced
 
 
+def supported() -> bool:
+    """Whether this platform has oneDNN's pip wheels (the ``onednn`` extra): x86-64 Linux."""
+    return platform.machine() == "x86_64" and sys.platform == "linux"
+
+
 def _dist_file(dist: str, name: str) -> Path:
     """The installed file ``name`` of pip distribution ``dist``; UserError when either is missing."""
     try:
@@ -63,7 +68,7 @@ def _build() -> Path:
     """The compiled library, built on first use and kept under a name that hashes everything it was built from."""
     from jaxgan.evaluation import cache_dir  # not at import: models imports this module
 
-    if platform.machine() != "x86_64" or sys.platform != "linux":
+    if not supported():
         raise UserError(f"--convolutions onednn needs x86-64 Linux (oneDNN's wheels), not {sys.platform} "
                         f"{platform.machine()}: use --convolutions xla")  # fmt: skip
     header = _dist_file("onednn-devel-cpu-gomp", "dnnl.hpp").parent  # [prefix]/include

@@ -1,8 +1,6 @@
 """End-to-end runs of the trainer's variants: scanned steps, the Radford nets, class-conditional."""
 
 import json
-import platform
-import sys
 
 import jax
 import numpy as np
@@ -45,7 +43,7 @@ def test_steps_per_call_runs_scans_that_resume_bit_identically(tmp_path, data_di
     assert ["eval/fcd" in r for r in epochs] == [False, True]
 
 
-@pytest.mark.skipif(platform.machine() != "x86_64" or sys.platform != "linux", reason="oneDNN's wheels: x86-64 Linux")
+@pytest.mark.skipif(not onednn.supported(), reason="oneDNN's pip packages are for x86-64 Linux")
 def test_onednn_bfloat16_runs_resume_bit_identically(tmp_path, data_dir, manual_dir):
     """--convolutions onednn --dtype bfloat16 (the fast CPU recipe): a run continued from its first epoch
     ends bit-identical to an uninterrupted one, and the process's convolutions are XLA's again after it."""
