@@ -28,7 +28,7 @@ import optax
 from tqdm import tqdm
 
 from experiments import cli
-from jaxgan import augment, checkpoint, data, losses, models, onednn, parallel, plots, steps
+from jaxgan import augment, checkpoint, data, losses, models, onednn, parallel, plots, steps, xla_flags
 from jaxgan.errors import UserError
 from jaxgan.evaluation import FastMetrics
 from jaxgan.logs import MetricLog
@@ -370,6 +370,8 @@ def default_steps_per_call() -> int:
 
 def train(cfg: Config) -> int:
     validate(cfg)
+    if cfg.convolutions == "onednn":
+        xla_flags.use_serial_schedule()  # takes effect unless JAX has started already (in-process callers)
     with onednn.use(cfg.convolutions == "onednn"):
         return _train(cfg)
 

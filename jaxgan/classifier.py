@@ -13,6 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from jaxgan import models
+
 WEIGHTS = Path(__file__).parent / "assets" / "fashion_classifier.npz"
 FEATURE_DIM = 256
 
@@ -28,7 +30,7 @@ class Classifier(nn.Module):
             x = nn.max_pool(x, (2, 2), (2, 2))  # 28 -> 14 -> 7 -> 3
         x = x.reshape(x.shape[0], -1)  # [B, 3 * 3 * 128]
         features = nn.relu(nn.Dense(FEATURE_DIM)(x))
-        x = nn.Dropout(0.3, deterministic=not train)(features)
+        x = models.Dropout(0.3)(features, deterministic=not train)
         return nn.Dense(10)(x), features
 
 

@@ -1,6 +1,7 @@
 """End-to-end runs of the trainer's variants: scanned steps, the Radford nets, class-conditional."""
 
 import json
+import os
 
 import jax
 import numpy as np
@@ -10,7 +11,7 @@ from PIL import Image
 from experiments import evaluate as ev
 from experiments import fashion_dcgan as trainer
 from experiments import generate as gen
-from jaxgan import checkpoint, onednn
+from jaxgan import checkpoint, onednn, xla_flags
 from tests.helpers import assert_trees_equal, final_state, run_here, step_records
 
 
@@ -44,9 +45,11 @@ def test_steps_per_call_runs_scans_that_resume_bit_identically(tmp_path, data_di
 
 
 @pytest.mark.skipif(not onednn.supported(), reason="oneDNN's pip packages are for x86-64 Linux")
-def test_onednn_bfloat16_runs_resume_bit_identically(tmp_path, data_dir, manual_dir):
+def test_onednn_bfloat16_runs_resume_bit_identically(tmp_path, data_dir, manual_dir, monkeypatch):
     """--convolutions onednn --dtype bfloat16 (the fast CPU recipe): a run continued from its first epoch
-    ends bit-identical to an uninterrupted one, and the process's convolutions are XLA's again after it."""
+    ends bit-identical to an uninterrupted one, and the process's convolutions are XLA's again after it.
+    The trainer asks XLA for its serial schedule (which this process, its JAX started, no longer reads)."""
+    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))  # restored after the test
     args = ["--num-train", 64, "--batch-size", 16, "--eval-samples", 0, "--convolutions", "onednn", "--dtype",
             "bfloat16"]  # fmt: skip
     a, b = tmp_path / "a", tmp_path / "b"
@@ -55,6 +58,7 @@ def test_onednn_bfloat16_runs_resume_bit_identically(tmp_path, data_dir, manual_
     for epochs in (1, 2):
         run_here(trainer.main, "--workdir", b, "--epochs", epochs, *args, **data)
     assert not onednn.enabled
+    assert xla_flags.SERIAL_SCHEDULE in os.environ["XLA_FLAGS"].split()
     assert int(final_state(a).step) == 8
     assert_trees_equal(final_state(a), final_state(b))
     assert step_records(a) == step_records(b)

@@ -28,6 +28,17 @@ def test_the_flag_joins_other_flags_once_and_leaves_a_users_choice(monkeypatch):
     assert os.environ["XLA_FLAGS"] == mine
 
 
+def test_the_serial_schedule_joins_other_flags_once_and_leaves_a_users_choice(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", xla_flags.XLA_CPU_CONVOLUTIONS)
+    xla_flags.use_serial_schedule()
+    xla_flags.use_serial_schedule()
+    assert os.environ["XLA_FLAGS"] == f"{xla_flags.XLA_CPU_CONVOLUTIONS} {xla_flags.SERIAL_SCHEDULE}"
+    mine = f"--{xla_flags.SCHEDULER}=true"
+    monkeypatch.setenv("XLA_FLAGS", mine)
+    xla_flags.use_serial_schedule()
+    assert os.environ["XLA_FLAGS"] == mine
+
+
 def python_stdout(code: str, **env: str) -> list[str]:
     """The words a fresh interpreter prints for ``code``, with the experiments' JAX settings left unset."""
     unset = ("XLA_FLAGS", "JAX_COMPILATION_CACHE_DIR", "JAXGAN_CACHE_DIR")

@@ -156,6 +156,58 @@ def test_dropout_is_active_only_in_training(disc_vars):
     np.testing.assert_array_equal(d.apply(disc_vars, x, train=False), d.apply(disc_vars, x, train=False))
 
 
+def test_dropout_drops_what_flaxs_drops_bit_for_bit(disc_vars, monkeypatch):
+    """The faster masks leave every run as it was: the logits and their gradients equal Flax's Dropout's."""
+    x = jax.random.normal(jax.random.key(3), (8, 28, 28, 1))
+
+    def logits_and_grads():
+        def loss(params, x):
+            rngs = {"dropout": jax.random.key(7)}
+            logits = models.Discriminator().apply({"params": params}, x, train=True, rngs=rngs)
+            return jnp.sum(logits * jnp.arange(8.0)), logits
+
+        return jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))(disc_vars["params"], x)
+
+    ours = logits_and_grads()
+    monkeypatch.setattr(models, "Dropout", nn.Dropout)
+    assert_trees_equal(ours, logits_and_grads())
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_add_bias_sums_16_bit_bias_gradients_as_a_product(dtype):
+    """The bias gradient is the cotangent's sum either way; in bfloat16 it is a dot (XLA:CPU's sum was slow)."""
+    y = jax.random.normal(jax.random.key(0), (4, 7, 7, 32), dtype)
+    bias = jax.random.normal(jax.random.key(1), (32,), dtype)
+    w = jax.random.normal(jax.random.key(2), y.shape, dtype)
+
+    def loss(add):
+        return lambda y, bias: jnp.sum((add(y, bias) * w).astype(jnp.float32))
+
+    grads = jax.grad(loss(models.add_bias), argnums=(0, 1))
+    ours, plain = grads(y, bias), jax.grad(loss(jnp.add), argnums=(0, 1))(y, bias)
+    np.testing.assert_array_equal(ours[0], plain[0])
+    assert ours[1].dtype == dtype
+    exact = np.float32(w).sum(axis=(0, 1, 2))  # the cotangent is w
+    tolerance = {"rtol": 2**-8} if dtype == jnp.bfloat16 else {"rtol": 1e-6, "atol": 1e-5}  # float32: the order
+    np.testing.assert_allclose(np.float32(ours[1]), exact, **tolerance)
+    assert ("dot_general" in str(jax.make_jaxpr(grads)(y, bias))) == (dtype == jnp.bfloat16)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.3, 1.0])
+def test_dropout_keeps_the_expected_share_and_scales_it(rate):
+    x, rngs = jnp.ones((100_000,)), {"dropout": jax.random.key(0)}
+
+    def dropout(x):
+        return models.Dropout(rate).apply({}, x, deterministic=False, rngs=rngs)
+
+    y = dropout(x)
+    kept = y != 0
+    assert abs(float(kept.mean()) - (1 - rate)) < 0.005
+    np.testing.assert_allclose(y[kept], np.float32(1) / np.float32(1 - rate) if rate < 1 else [])
+    assert np.isfinite(jax.grad(lambda x: dropout(x).sum())(x)).all()
+    np.testing.assert_array_equal(models.Dropout(rate).apply({}, x, deterministic=True), x)
+
+
 @pytest.mark.parametrize(
     "size,gen_params",
     [

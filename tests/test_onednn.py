@@ -1,7 +1,10 @@
 """oneDNN's convolutions (``--convolutions onednn``) against XLA's: values, gradients of every order, a step."""
 
 import importlib.metadata
+import os
 import platform
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -9,9 +12,10 @@ import numpy as np
 import optax
 import pytest
 
-from jaxgan import losses, models, onednn, steps
+from jaxgan import losses, models, onednn, steps, xla_flags
 from jaxgan.errors import UserError
 from jaxgan.state import create_state
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.skipif(not onednn.supported(), reason="oneDNN's pip packages are for x86-64 Linux")
 TOLERANCE = {jnp.float32: 1e-5, jnp.bfloat16: 2e-2}  # relative to the largest value; bfloat16 keeps 8 bits
@@ -107,6 +111,29 @@ def test_training_steps_match_xlas(dtype):
     assert_close(ours, train_twice(dtype)[2], dtype)
     pairs = zip(jax.tree.leaves(state.gen_params), jax.tree.leaves(initial.gen_params), strict=True)
     assert all(np.any(a != b) for a, b in pairs)
+
+
+TWO_STEPS = """
+import hashlib, jax, jax.numpy as jnp, numpy as np
+from tests.test_onednn import train_twice
+from jaxgan import onednn
+with onednn.use():
+    _, state, _ = train_twice(jnp.bfloat16)
+trained = (state.gen_params, state.gen_batch_stats, state.disc_params, state.gen_opt_state, state.disc_opt_state)
+print(hashlib.sha256(b"".join(np.asarray(x).tobytes() for x in jax.tree.leaves(trained))).hexdigest())
+"""
+
+
+def test_the_serial_schedule_computes_the_same_bits():
+    """``xla_flags.use_serial_schedule`` (what ``--convolutions onednn`` runs with) orders the step's work
+    differently, never its arithmetic: two bfloat16 steps end in the same state, bit for bit."""
+    hashes = []
+    for extra in ("", xla_flags.SERIAL_SCHEDULE):
+        env = {**os.environ, "XLA_FLAGS": f"{xla_flags.XLA_CPU_CONVOLUTIONS} {extra}"}
+        proc = subprocess.run([sys.executable, "-c", TWO_STEPS], cwd=REPO, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        hashes.append(proc.stdout.split()[-1])
+    assert hashes[0] == hashes[1]
 
 
 def test_use_restores_the_previous_setting():
