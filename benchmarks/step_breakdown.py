@@ -18,7 +18,9 @@ The whole step is then timed as the experiments run it, and with D's dropout
 off (the cost of drawing and applying the masks). The programs take turns in
 each of ``--repeats`` rounds; medians. The sum of the layers alone against the
 step says how much of the step is convolutions, and how much everything else
-(BatchNorm, activations, dropout, losses, Adam, layout copies).
+(BatchNorm, activations, dropout, losses, Adam, layout copies). With
+``--convolutions onednn`` everything runs with XLA's serial schedule, as the
+trainer runs it (:func:`jaxgan.xla_flags.use_serial_schedule`).
 """
 
 import argparse
@@ -110,6 +112,8 @@ def main() -> int:
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     b, dtype, use_onednn = args.batch_size, jnp.dtype(args.dtype), args.convolutions == "onednn"
+    if use_onednn:
+        xla_flags.use_serial_schedule()  # as the trainer runs it; before JAX starts its backend
 
     with onednn.use(use_onednn):
         layers = layer_programs(b, dtype)

@@ -1,7 +1,8 @@
 """Training images/s of the DCGAN step: jaxgan beside the same network and step in PyTorch and TensorFlow.
 
     pip install -e '.[bench]'
-    python benchmarks/throughput.py [--batch-sizes 64 128 256] [--repeats 5] [--steps 10] [--json out.json]
+    python benchmarks/throughput.py [--batch-sizes 64 128 256] [--repeats 5] [--steps 10] [--serial-schedule]
+        [--json out.json]
 
 The same step everywhere (the TF tutorial's): a noise batch, one generator
 forward, the discriminator on the real and the generated batch, binary
@@ -19,8 +20,15 @@ compared with bfloat16 peers as well as with the float32 ones. Each figure is
 the median of ``--repeats`` timings of ``--steps`` steps after a warm-up; the
 frameworks take turns within each repeat, so machine noise hits all of them alike.
 
+``--serial-schedule``: every jaxgan program with XLA's serial schedule
+(``xla_flags.SERIAL_SCHEDULE``), as the trainer runs ``--convolutions onednn``;
+without it, the default schedule that the trainer's XLA convolutions run with.
+The flag is the process's, so the "jaxgan onednn" rows of the trainer come from
+a run with it and the other jaxgan rows from one without.
+
 Also printed: the FLOPs of one training image (XLA's cost analysis of the
-compiled jaxgan step) and the FLOP/s each rate achieves, as shares of a
+compiled jaxgan step with D's dropout off, since XLA counts the integer hashing
+of the masks' random bits as FLOPs) and the FLOP/s each rate achieves, as shares of a
 measured float32 matmul rate of this machine (what its cores deliver at best)
 and of the CPU's nominal peak (``train_step.nominal_peak_gflops``).
 """
@@ -216,15 +224,21 @@ def main() -> int:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--serial-schedule", action="store_true", help="as --convolutions onednn runs (see above)")
     parser.add_argument("--json", default="")
     args = parser.parse_args()
+    if args.serial_schedule:
+        xla_flags.use_serial_schedule()  # before JAX starts its backend, in machine() below
 
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "jax": jax.__version__}
+    results["xla_flags"] = os.environ.get("XLA_FLAGS", "")
     results["matmul_gflops"] = matmul_gflops()
     results["nominal_peak_gflops"] = nominal_peak_gflops()
     results["batches"] = {}
     for batch_size in args.batch_sizes:
-        jax_run, flops_per_image = jaxgan_runner(batch_size)
+        jax_run = jaxgan_runner(batch_size)[0]
+        # The network's FLOPs: XLA counts the integer hashing of the dropout masks' random bits as FLOPs too.
+        flops_per_image = jaxgan_runner(batch_size, dropout_rate=0.0)[1]
         runners = {
             "jaxgan": jax_run,
             "jaxgan bf16": jaxgan_runner(batch_size, jnp.bfloat16)[0],

@@ -196,11 +196,12 @@ def add_bias(y: jax.Array, bias: jax.Array) -> jax.Array:
     """``y + bias`` (``[..., C] + [C]``), whose bias gradient is a matrix product in 16-bit floats.
 
     XLA:CPU sums a bfloat16 cotangent over the batch and map as a float32
-    ``reduce-window`` (its tree reduction), which ran at a few elements per
-    nanosecond: D's two conv biases took 5.7 ms of the 74 ms bfloat16 + oneDNN
-    step at batch 64. ``ones @ g`` (float32 accumulation, like JAX's bfloat16
-    sums) made the step 1.11x faster (``benchmarks/step_variants.py``). float32 keeps the plain sum:
-    nothing to gain there.
+    ``reduce-window`` (its tree reduction), at a few elements per nanosecond:
+    D's two conv biases took 5.7 ms of the 74 ms bfloat16 + oneDNN step at
+    batch 64 (a profile). ``ones @ g``, with float32 accumulation like JAX's
+    bfloat16 sums, made that step 1.03-1.05x faster at batch 64-256
+    (``benchmarks/step_variants.py``). float32 keeps the plain sum, which is
+    no slower there, and so its bits.
     """
     if jnp.finfo(y.dtype).bits > 16:
         return y + bias
@@ -408,7 +409,7 @@ class Generator(nn.Module):
 
 
 class Dropout(nn.Module):
-    """``flax.linen.Dropout``, the same masks drawn by :func:`jaxgan.prng.bernoulli` (4x faster on CPUs).
+    """``flax.linen.Dropout``, the same masks drawn by :func:`jaxgan.prng.bernoulli` (10x faster on CPUs).
 
     Its class name gives it Flax's module names (``Dropout_0``, ...), so
     ``make_rng`` hands it the key ``flax.linen.Dropout`` would get, and it drops

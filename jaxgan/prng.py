@@ -1,10 +1,11 @@
-"""``jax.random.bernoulli``, bit for bit, in a form XLA:CPU runs 4x faster.
+"""``jax.random.bernoulli``, bit for bit, in a form XLA:CPU runs about 10x faster.
 
 JAX lowers its Threefry-2x32 hash for CPUs as a loop over the hash's five
-groups of rounds, so every group reads and writes the whole array: D's dropout
-masks (2.4M draws a step at batch 64) took 10 ms that way and 2.4 ms with the
-rounds unrolled into one elementwise fusion (``benchmarks/step_variants.py``).
-:func:`bernoulli` is that unrolled form. It draws exactly the numbers
+groups of rounds, so every group reads and writes the whole array: one step's
+dropout masks for D (2.4 M draws at batch 64) took 10-12 ms that way, and
+1.0-1.2 ms with the rounds unrolled into one elementwise fusion and the
+comparison done on the integer bits (``benchmarks/step_variants.py``).
+:func:`bernoulli` is that form. It draws exactly the booleans
 ``jax.random.bernoulli`` draws for the same key (JAX's default
 ``jax_threefry_partitionable`` counters; a test compares the two), so the
 training runs stay what they were.

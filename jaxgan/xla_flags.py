@@ -43,14 +43,14 @@ def use_serial_schedule() -> None:
 
     XLA:CPU's default scheduler orders a program so that independent work can
     run side by side on its threads. Beside a oneDNN convolution, whose OpenMP
-    threads already use every core, that work takes cores from it: in the
-    bfloat16 + oneDNN step at batch 64 the convolutions took 47 ms instead of
-    the 39 ms they take alone, and the step ran 1.27x faster with the serial
-    schedule (``benchmarks/step_variants.py``). XLA's own convolutions are
-    better off with the concurrent one (the float32 step ran 4% slower without it), so
-    it stays the default. The schedule changes the order of the work, never its
-    arithmetic: both give the same bits (a test). Like every flag here it must
-    be set before JAX starts its backend; ``fashion_dcgan.train`` does so.
+    threads already use every core, that work takes cores from it: the
+    bfloat16 + oneDNN step ran 1.32x faster at batch 64 with the serial
+    schedule, 1.09x and 1.02x at 128 and 256 (``benchmarks/step_variants.py``).
+    XLA's own convolutions are better off with the concurrent one (the float32
+    step ran 3-4% slower without it), so it stays the default. The schedule
+    changes the order of the work, never its arithmetic: both give the same
+    bits (a test). Like every flag here it must be set before JAX starts its
+    backend; ``fashion_dcgan.train`` does so.
     """
     flags = os.environ.get("XLA_FLAGS", "")
     if SCHEDULER not in flags:
