@@ -29,9 +29,14 @@ def use_xla_cpu_convolutions() -> None:
     To keep YNNPACK's convolutions, set
     ``XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type=+individual_convolution``.
     """
+    _add(YNN_FUSIONS, XLA_CPU_CONVOLUTIONS)
+
+
+def _add(option: str, flag: str) -> None:
+    """Appends ``flag`` to ``XLA_FLAGS`` unless they already set ``option`` (a user's choice stands)."""
     flags = os.environ.get("XLA_FLAGS", "")
-    if YNN_FUSIONS not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} {XLA_CPU_CONVOLUTIONS}".strip()
+    if option not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
 
 
 SCHEDULER = "xla_cpu_enable_concurrency_optimized_scheduler"
@@ -52,6 +57,4 @@ def use_serial_schedule() -> None:
     bits (a test). Like every flag here it must be set before JAX starts its
     backend; ``fashion_dcgan.train`` does so.
     """
-    flags = os.environ.get("XLA_FLAGS", "")
-    if SCHEDULER not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} {SERIAL_SCHEDULE}".strip()
+    _add(SCHEDULER, SERIAL_SCHEDULE)
