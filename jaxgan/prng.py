@@ -55,8 +55,11 @@ def bernoulli(key: jax.Array, p: float, shape: tuple[int, ...]) -> jax.Array:
     size = math.prod(shape)
     if str(jax.random.key_impl(key)) != "threefry2x32" or size >= 2**32:
         return jax.random.bernoulli(key, p, shape)
-    # JAX's partitionable counters: the flat index as a (high, low) uint32 pair; high is 0 below 2**32.
-    low = lax.iota(jnp.uint32, size).reshape(shape)
+    # JAX's partitionable counters: the flat index as a (high, low) uint32 pair; high is 0 below 2**32. Built
+    # from one iota per axis, so that XLA can split it along a sharded batch axis.
+    low = jnp.zeros(shape, jnp.uint32)
+    for axis in range(len(shape)):
+        low = low + lax.broadcasted_iota(jnp.uint32, shape, axis) * jnp.uint32(math.prod(shape[axis + 1 :]))
     h0, h1 = threefry2x32(jax.random.key_data(key), jnp.zeros_like(low), low)
     # uniform() keeps the top 23 bits m of h0 ^ h1 as the float32 m * 2**-23 in [0, 1), and m * 2**-23 < p
     # exactly when m < ceil(p * 2**23), p rounded to float32 as bernoulli compares it.
