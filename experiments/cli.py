@@ -8,10 +8,13 @@ Only experiments parse argv; the library takes config values as arguments.
 import argparse
 import dataclasses
 import logging
+import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
 
+from jaxgan import files
 from jaxgan.errors import UserError
 
 
@@ -50,13 +53,17 @@ def run(main, *args) -> int:
         return 2
 
 
-def check_writable(folder: Path) -> None:
+def check_writable(folder: os.PathLike) -> None:
     """UserError unless ``folder`` exists as a writable folder or could be created.
 
     Tried by creating (and at once deleting) a temporary file in the folder or
     its nearest existing parent, which also catches read-only file systems and
-    cases where permission bits say nothing (root).
+    cases where permission bits say nothing (root). In an object store, by writing
+    and deleting an object in it.
     """
+    if files.is_remote(folder):
+        _check_remote_writable(files.path(folder))
+        return
     existing = Path(folder).absolute()
     while not existing.exists():
         existing = existing.parent
@@ -67,3 +74,19 @@ def check_writable(folder: Path) -> None:
             pass
     except OSError as e:
         raise UserError(f"cannot write to {folder}: {e.strerror or e}") from e
+
+
+def _check_remote_writable(folder) -> None:
+    if os.fspath(folder).startswith("gs://"):
+        try:
+            import google.cloud.storage  # noqa: F401  (tensorboardX writes gs:// through it)
+        except ImportError:
+            raise UserError(
+                f"{folder}: TensorBoard needs google-cloud-storage for gs://; pip install -e '.[gcs]'"
+            ) from None
+    probe = folder / f".jaxgan-write-probe-{socket.gethostname()}-{os.getpid()}"  # one per process of a pod
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except Exception as e:  # each store's client has its own errors (OSError, tf.errors, google.api_core)
+        raise UserError(f"cannot write to {folder}: {e}") from e

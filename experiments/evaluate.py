@@ -14,13 +14,13 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from etils import epath
 
 from experiments import cli
 from experiments import generate as gen
-from jaxgan import data, evaluation
+from jaxgan import data, evaluation, files
 from jaxgan.errors import UserError
 
 
@@ -39,17 +39,17 @@ class Config:
     manual_dir: str = cli.flag(os.environ.get("JAXGAN_MANUAL_DIR", ""), "folder with the official files")
 
 
-def load_samples(cfg: Config) -> tuple[np.ndarray, np.ndarray | None, Path, dict]:
+def load_samples(cfg: Config) -> tuple[np.ndarray, np.ndarray | None, epath.Path, dict]:
     """The images to judge, the classes they were drawn for (conditional samples), where eval.json goes,
     and what they came from."""
     if bool(cfg.workdir) == bool(cfg.samples):
         raise UserError("pass exactly one of --workdir and --samples")
     if cfg.samples:
-        path = Path(cfg.samples)
+        path = files.path(cfg.samples)
         if not path.is_file():
             raise UserError(f"{path} not found")
         try:
-            with np.load(path) as f:
+            with path.open("rb") as file, np.load(file) as f:
                 images, labels = f["images"], (f["labels"] if "labels" in f else None)
         except (OSError, ValueError, KeyError) as e:
             raise UserError(f"{path} is not an npz with an 'images' array ({type(e).__name__})") from None
@@ -59,7 +59,7 @@ def load_samples(cfg: Config) -> tuple[np.ndarray, np.ndarray | None, Path, dict
         return images, labels, path.with_suffix(".eval.json"), {"samples": str(path)}
     if cfg.num < 2:
         raise UserError(f"--num must be at least 2, got {cfg.num}")
-    workdir = Path(cfg.workdir)
+    workdir = files.path(cfg.workdir)
     run = gen.load_run(workdir)
     run_cfg, state = run.cfg, run.state
     if run_cfg.dataset != "fashion_mnist":
@@ -84,9 +84,7 @@ def evaluate(cfg: Config) -> int:
         t0 = time.perf_counter()
         results["fid"] = evaluation.inception_fid(images, test, cfg.inception_weights or None)
         results["fid_seconds"] = time.perf_counter() - t0
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(out)
+    files.write_atomic(out, json.dumps(results, indent=2) + "\n")
     print(f"{len(images)} samples vs the {len(test)} Fashion-MNIST test images")
     for name, value in results.items():
         if isinstance(value, float):

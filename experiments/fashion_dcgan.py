@@ -13,22 +13,21 @@ import concurrent.futures
 import dataclasses
 import json
 import os
-import shutil
 import signal
 import sys
 import time
 from functools import partial
-from pathlib import Path
 from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from etils import epath
 from tqdm import tqdm
 
 from experiments import cli
-from jaxgan import augment, checkpoint, data, losses, models, onednn, parallel, plots, steps, xla_flags
+from jaxgan import augment, checkpoint, data, files, losses, models, onednn, parallel, plots, steps, xla_flags
 from jaxgan.errors import UserError
 from jaxgan.evaluation import FastMetrics
 from jaxgan.logs import MetricLog
@@ -128,8 +127,9 @@ def data_spec(cfg: Config) -> DataSpec:
     return DataSpec(shape, side, names)
 
 
-def workdir_of(cfg: Config) -> Path:
-    return Path(cfg.workdir or f"runs/{cfg.EXPERIMENT}/seed{cfg.seed}")
+def workdir_of(cfg: Config) -> epath.Path:
+    """The run's folder: a local path, or an object store's (``gs://bucket/...``) for orbax, the logs and images."""
+    return files.path(cfg.workdir or f"runs/{cfg.EXPERIMENT}/seed{cfg.seed}")
 
 
 def validate(cfg: Config) -> None:
@@ -165,7 +165,7 @@ def validate(cfg: Config) -> None:
             raise UserError(f"--{name.replace('_', '-')} must be 0 (see --help) or positive, got {getattr(cfg, name)}")
 
 
-def check_workdir(cfg: Config, workdir: Path) -> bool:
+def check_workdir(cfg: Config, workdir: epath.Path) -> bool:
     """Whether the workdir holds a different run to delete (--overwrite); UserError without the flag."""
     path = workdir / "config.json"
     if not path.exists():
@@ -267,7 +267,7 @@ def draw_images(state: GANState, z: jax.Array, labels: np.ndarray | None = None,
     return np.concatenate(chunks)
 
 
-def save_epoch_grid(workdir: Path, grid_images: np.ndarray, epoch: int, names: list[str] | None = None) -> None:
+def save_epoch_grid(workdir: epath.Path, grid_images: np.ndarray, epoch: int, names: list[str] | None = None) -> None:
     """The epoch's sample grid (one row per class, named, when ``names``): a record of the run, written
     before the epoch's checkpoint."""
     samples = workdir / "samples"
@@ -275,7 +275,7 @@ def save_epoch_grid(workdir: Path, grid_images: np.ndarray, epoch: int, names: l
     plots.save_grid(grid_images, samples / f"epoch_{epoch:03d}.png", scale=2, row_names=names)
 
 
-def write_summaries(workdir: Path) -> None:
+def write_summaries(workdir: epath.Path) -> None:
     """The progression GIF and the curves, rebuilt from ``samples/`` and ``metrics.jsonl``."""
     plots.save_gif(sorted((workdir / "samples").glob("epoch_*.png")), workdir / "progression.gif")
     plots.save_loss_curves(workdir / "metrics.jsonl", workdir / "loss_curves.png")
@@ -293,7 +293,7 @@ class Summaries:
     latest in ``close``).
     """
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: epath.Path):
         self.workdir = workdir
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self.pending = None
@@ -351,14 +351,12 @@ def warn(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def prepare_workdir(cfg: Config, workdir: Path, wipe: bool) -> None:
+def prepare_workdir(cfg: Config, workdir: epath.Path, wipe: bool) -> None:
     """Deletes an old run (--overwrite) and writes config.json, atomically; called once the inputs are known good."""
     if wipe:
-        shutil.rmtree(workdir)
+        workdir.rmtree()
     workdir.mkdir(parents=True, exist_ok=True)
-    config_tmp = workdir / "config.json.tmp"
-    config_tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
-    config_tmp.replace(workdir / "config.json")
+    files.write_atomic(workdir / "config.json", json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
 
 
 def default_steps_per_call() -> int:
@@ -491,6 +489,8 @@ def _train(cfg: Config) -> int:
                     report(*pending)
                     pending = None
                     totals = parallel.copy(sums)  # sums is donated to the next accumulate
+                    if log:
+                        log.flush()  # the records this checkpoint covers, durable before it
                     saver.save(state, check=partial(check_finite_on_host, totals, step))
                 if step % steps_per_epoch and stop.signal:
                     return stopped(saver, stop, step)
@@ -511,6 +511,7 @@ def _train(cfg: Config) -> int:
             images_grid = draw_images(state, grid_noise, grid_labels)
             if log:
                 log.write(step, record)
+                log.flush()
                 save_epoch_grid(workdir, images_grid, epoch + 1, row_names)
             saver.save(state)
             if summaries:

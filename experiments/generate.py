@@ -18,14 +18,14 @@ import json
 import math
 import sys
 import zipfile
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from etils import epath
 
 from experiments import cli
 from experiments import fashion_dcgan as trainer
-from jaxgan import checkpoint, plots, sampling
+from jaxgan import checkpoint, files, plots, sampling
 from jaxgan.errors import UserError
 from jaxgan.state import GANState
 
@@ -80,17 +80,19 @@ def draw_labels(run: Run, num: int, class_name: str) -> np.ndarray | None:
     return trainer.sample_labels(run_cfg, spec, num)
 
 
-def save_npz(path: Path, images: np.ndarray, labels: np.ndarray | None = None) -> None:
+def save_npz(path: epath.Path, images: np.ndarray, labels: np.ndarray | None = None) -> None:
     """Like np.savez(images=, labels=), but with fixed zip timestamps so equal arrays give equal bytes."""
     arrays = {"images": images} if labels is None else {"images": images, "labels": labels}
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, array in arrays.items():
             buffer = io.BytesIO()
             np.save(buffer, array)
             zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
+    files.write_atomic(path, archive.getvalue())
 
 
-def load_run(workdir: Path) -> Run:
+def load_run(workdir: epath.Path) -> Run:
     """The run's config, data spec and latest state; UserError for a folder that holds no run."""
     config_path = workdir / "config.json"
     ckpt_dir = workdir / "checkpoints"
@@ -127,7 +129,7 @@ def interpolation_frames(
 
 
 def generate(cfg: Config) -> int:
-    out = Path(cfg.out)
+    out = files.path(cfg.out)
     suffixes = (".gif",) if cfg.interpolate else (".png", ".npz")
     if out.suffix not in suffixes:
         raise UserError(f"--out must end in {' or '.join(suffixes)}, got {cfg.out}")
@@ -137,7 +139,7 @@ def generate(cfg: Config) -> int:
         raise UserError(f"--interpolate needs at least 2 points to walk through, got {cfg.interpolate}")
     if not cfg.workdir:
         raise UserError("--workdir is required")
-    run = load_run(Path(cfg.workdir))
+    run = load_run(files.path(cfg.workdir))
     run_cfg, state = run.cfg, run.state
     labels = draw_labels(run, cfg.num, cfg.class_)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -13,15 +13,15 @@ checks it and falls back to the newest checkpoint that reads back intact.
 
 import concurrent.futures
 import hashlib
+import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxgan import parallel
+from jaxgan import files, parallel
 from jaxgan.errors import UserError
 from jaxgan.state import GANState
 
@@ -68,7 +68,7 @@ def _digest(tree) -> str:
     return h.hexdigest()
 
 
-def manager(directory: str | Path, max_to_keep: int = 3, read_only: bool = False) -> ocp.CheckpointManager:
+def manager(directory: str | os.PathLike, max_to_keep: int = 3, read_only: bool = False) -> ocp.CheckpointManager:
     """A manager over ``directory``.
 
     A writer (the trainer) removes the leftovers of writes cut short when it
@@ -78,9 +78,7 @@ def manager(directory: str | Path, max_to_keep: int = 3, read_only: bool = False
     options = ocp.CheckpointManagerOptions(
         max_to_keep=max_to_keep, create=not read_only, cleanup_tmp_directories=not read_only, read_only=read_only
     )
-    return ocp.CheckpointManager(
-        Path(directory).absolute(), options=options, item_handlers=ocp.StandardCheckpointHandler()
-    )
+    return ocp.CheckpointManager(files.path(directory), options=options, item_handlers=ocp.StandardCheckpointHandler())
 
 
 def save(mngr: ocp.CheckpointManager, state: GANState) -> None:
@@ -162,6 +160,12 @@ def restore(mngr: ocp.CheckpointManager, like: GANState, step: int | None = None
     return _from_tree(tree, like)
 
 
+SET_ASIDE_NOTE = """Checkpoints that did not read back intact (unreadable, or arrays that differ from the
+checksum written with them), moved here by jaxgan when the run resumed from an older one.
+Kept for inspection; delete them when done.
+"""
+
+
 def restore_latest(mngr: ocp.CheckpointManager, like: GANState, warn=print, set_aside: bool = True) -> GANState | None:
     """The newest checkpoint that reads back intact, or None when there is none at all.
 
@@ -183,10 +187,12 @@ def restore_latest(mngr: ocp.CheckpointManager, like: GANState, warn=print, set_
             corrupt.append(step)
             continue
         if corrupt and set_aside:
-            aside = Path(str(mngr.directory)).parent / "corrupt_checkpoints"
+            aside = files.path(mngr.directory).parent / "corrupt_checkpoints"
             aside.mkdir(exist_ok=True)
+            # In an object store a folder exists only through an object in it, and epath moves into existing ones.
+            (aside / "README.txt").write_text(SET_ASIDE_NOTE)
             for bad in corrupt:
-                Path(str(mngr.directory), str(bad)).rename(aside / f"{bad}-{time.strftime('%Y%m%d-%H%M%S')}")
+                (files.path(mngr.directory) / str(bad)).rename(aside / f"{bad}-{time.strftime('%Y%m%d-%H%M%S')}")
             mngr.reload()
             warn(f"warning: fell back to checkpoint {step}; the corrupt ones are moved to {aside}")
         return state

@@ -2,9 +2,12 @@
 
 import json
 import math
-from pathlib import Path
+import time
 
+from etils import epath
 from tensorboardX import SummaryWriter
+
+from jaxgan import files
 
 
 class MetricLog:
@@ -14,28 +17,50 @@ class MetricLog:
     interrupted run after its last checkpoint) are dropped from both, so the
     log of a resumed run reads like that of an uninterrupted one. So is a last
     line torn by a process killed mid-write.
+
+    In an object store, which cannot append, the log is kept in memory and the
+    file rewritten whole: at most every ``upload_every_s`` seconds from ``write``,
+    and at every ``flush``, which the trainer calls before each checkpoint so that
+    no record the checkpoint covers is lost with the process.
     """
 
-    def __init__(self, workdir: Path, start_step: int):
+    def __init__(self, workdir: epath.Path, start_step: int, upload_every_s: float = 10.0):
         self.path = workdir / "metrics.jsonl"
+        self.remote = files.is_remote(workdir)
+        self._lines = []
         if self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines(keepends=True) if _step(line) <= start_step]
-            tmp = self.path.with_suffix(".jsonl.tmp")
-            tmp.write_text("".join(kept))
-            tmp.replace(self.path)
-        self._file = self.path.open("a")
+            lines = self.path.read_text().splitlines(keepends=True)
+            self._lines = [line for line in lines if _step(line) <= start_step]
+            files.write_atomic(self.path, "".join(self._lines))
+        self._upload_every_s, self._uploaded, self._dirty = upload_every_s, time.monotonic(), False
+        self._file = None if self.remote else self.path.open("a")
         self._tb = SummaryWriter(str(workdir / "tensorboard"), purge_step=start_step + 1 if start_step else None)
 
     def write(self, step: int, record: dict, prefix: str = "") -> None:
         record = {"step": step, **{k: float(v) for k, v in record.items()}}
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
+        line = json.dumps(record) + "\n"
+        if self.remote:
+            self._lines.append(line)
+            self._dirty = True
+            if time.monotonic() - self._uploaded >= self._upload_every_s:
+                self.flush()
+        else:
+            self._file.write(line)
+            self._file.flush()
         for name, value in record.items():
             if name != "step":
                 self._tb.add_scalar(prefix + name, value, step)
 
+    def flush(self) -> None:
+        """Makes every record written so far durable (locally they are after each ``write``)."""
+        if self.remote and self._dirty:
+            files.write_atomic(self.path, "".join(self._lines))
+            self._uploaded, self._dirty = time.monotonic(), False
+
     def close(self) -> None:
-        self._file.close()
+        self.flush()
+        if self._file is not None:
+            self._file.close()
         self._tb.close()
 
 

@@ -1,10 +1,13 @@
 """Images and figures written by the experiments: sample grids, the progression GIF, loss curves."""
 
+import io
 import json
-from pathlib import Path
+import os
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from jaxgan import files
 
 
 def image_grid(images: np.ndarray, cols: int = 8, pad: int = 2, scale: int = 1) -> np.ndarray:
@@ -25,6 +28,13 @@ def _to_pil(grid: np.ndarray) -> Image.Image:
     return Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
 
 
+def _write(path: str | os.PathLike, save) -> None:
+    """Writes the bytes ``save(file)`` produces to ``path`` (local or ``gs://``), atomically."""
+    buffer = io.BytesIO()
+    save(buffer)
+    files.write_atomic(files.path(path), buffer.getvalue())
+
+
 def label_rows(grid: np.ndarray, names: list[str], pad: int = 2, width: int = 90) -> np.ndarray:
     """``grid`` (from :func:`image_grid`, one row per name) with a white margin on the left naming each row."""
     rows = len(names)
@@ -38,36 +48,35 @@ def label_rows(grid: np.ndarray, names: list[str], pad: int = 2, width: int = 90
 
 
 def save_grid(
-    images: np.ndarray, path: str | Path, cols: int = 8, scale: int = 1, row_names: list[str] | None = None
+    images: np.ndarray, path: str | os.PathLike, cols: int = 8, scale: int = 1, row_names: list[str] | None = None
 ) -> None:
     """Writes an image grid as PNG (deterministic bytes for the same pixels); ``row_names`` label its rows."""
     grid = image_grid(images, cols=cols, scale=scale)
     if row_names:
         grid = label_rows(grid, row_names, pad=2 * scale)
-    _to_pil(grid).save(path, format="PNG")
+    _write(path, lambda f: _to_pil(grid).save(f, format="PNG"))
 
 
-def save_gif(frames: list[Path], path: str | Path, duration_ms: int = 200) -> None:
+def save_gif(frames: list[os.PathLike], path: str | os.PathLike, duration_ms: int = 200) -> None:
     """Writes PNG frames into a looping GIF; the last frame is held for 2 s."""
-    images = [Image.open(f) for f in frames]
+    images = [Image.open(io.BytesIO(files.path(f).read_bytes())) for f in frames]
     images = [im.convert("RGB" if im.mode == "RGB" else "L") for im in images]
     durations = [duration_ms] * (len(images) - 1) + [2000]
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
-    tmp.replace(path)
+    save = images[0].save
+    _write(path, lambda f: save(f, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0))
 
 
-def save_animation(grids: list[np.ndarray], path: str | Path, duration_ms: int = 80) -> None:
+def save_animation(grids: list[np.ndarray], path: str | os.PathLike, duration_ms: int = 80) -> None:
     """Writes uint8 images ``[H, W, C]`` as the frames of a looping GIF."""
     frames = [_to_pil(g) for g in grids]
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
+    _write(path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
+                                          duration=duration_ms, loop=0))  # fmt: skip
 
 
-def read_records(metrics_path: str | Path) -> list[dict]:
+def read_records(metrics_path: str | os.PathLike) -> list[dict]:
     """The records of ``metrics.jsonl``, skipping a line that does not parse (one being appended right now)."""
     records = []
-    for line in Path(metrics_path).read_text().splitlines():
+    for line in files.path(metrics_path).read_text().splitlines():
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:
@@ -75,18 +84,15 @@ def read_records(metrics_path: str | Path) -> list[dict]:
     return records
 
 
-def _save_figure(fig, path: str | Path) -> None:
+def _save_figure(fig, path: str | os.PathLike) -> None:
     """Writes a matplotlib figure as PNG atomically (a reader never sees half a file) and closes it."""
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, dpi=80, format="png")
+    _write(path, lambda f: fig.savefig(f, dpi=80, format="png"))
     plt.close(fig)
-    tmp.replace(path)
 
 
-def save_loss_curves(metrics_path: str | Path, path: str | Path) -> None:
+def save_loss_curves(metrics_path: str | os.PathLike, path: str | os.PathLike) -> None:
     """Plots per-step and per-epoch losses and D outputs from ``metrics.jsonl``."""
     import matplotlib
 
@@ -119,7 +125,7 @@ EVAL_CURVES = (
 )
 
 
-def save_metric_curves(metrics_path: str | Path, path: str | Path) -> None:
+def save_metric_curves(metrics_path: str | os.PathLike, path: str | os.PathLike) -> None:
     """Plots the per-epoch sample-quality metrics (``eval/...``) of ``metrics.jsonl``; no-op without any."""
     import matplotlib
 

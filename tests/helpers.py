@@ -55,8 +55,8 @@ def command(module, *args):
     return [sys.executable, "-m", f"experiments.{module}", *map(str, args)]
 
 
-def run(module, *args, data_dir=None, manual_dir=None, check=True):
-    env = {**os.environ, "JAXGAN_MANUAL_DIR": manual_dir or ""}
+def run(module, *args, data_dir=None, manual_dir=None, check=True, env=None):
+    env = {**os.environ, "JAXGAN_MANUAL_DIR": manual_dir or "", **(env or {})}
     extra = ["--data-dir", data_dir] if data_dir else []
     proc = subprocess.run(command(module, *args, *extra), cwd=REPO, env=env, capture_output=True, text=True)
     if check:

@@ -117,8 +117,8 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, da
     assert_trees_equal(restored, state.replace(step=state.step + 1))
     assert "checkpoint 2" in warnings[0] and "fell back to checkpoint 1" in warnings[-1]
     assert sorted(p.name for p in folder.iterdir()) == ["0", "1"]
-    [aside] = (tmp_path / "corrupt_checkpoints").iterdir()
-    assert aside.name.startswith("2-")
+    aside, note = sorted((tmp_path / "corrupt_checkpoints").iterdir())
+    assert aside.name.startswith("2-") and note.read_text() == checkpoint.SET_ASIDE_NOTE
     # Training on saves step 2 again, where the corrupt one was.
     mngr = checkpoint.manager(folder)
     checkpoint.save(mngr, restored.replace(step=restored.step + 1))

@@ -17,6 +17,7 @@ from benchmarks import fault_trials
 from experiments import evaluate as ev
 from experiments import fashion_dcgan as trainer
 from experiments import generate as gen
+from tests import fake_gcs
 from tests.conftest import REPO
 from tests.helpers import NO_EVAL, TINY, assert_trees_equal, command, final_state, run, run_here, step_records
 
@@ -109,7 +110,7 @@ def test_a_corrupt_latest_checkpoint_is_skipped_with_a_warning(reference_run, tm
     assert "warning: checkpoint 4" in err and "fell back to checkpoint 3" in err
     assert "resumed from step 3" in out
     assert_same_run(reference_run, tmp_path)
-    assert [p.name.split("-")[0] for p in (tmp_path / "corrupt_checkpoints").iterdir()] == ["4"]
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "corrupt_checkpoints").iterdir()) == ["4", "README.txt"]
 
 
 @pytest.mark.slow
@@ -160,6 +161,44 @@ def test_generate_is_deterministic(reference_run, tmp_path):
     assert images.shape == (10, 28, 28, 1) and images.dtype == np.uint8
     gen.main(["--workdir", str(reference_run), "--num", "10", "--seed", "4", "--out", str(tmp_path / "c.npz")])
     assert not np.array_equal(np.load(tmp_path / "c.npz")["images"], images)
+
+
+@pytest.fixture
+def gcs():
+    with fake_gcs.FakeGCS() as server:
+        yield server
+
+
+def test_a_gs_workdir_resumes_and_ends_as_a_local_run(reference_run, gcs, tmp_path, data_dir, manual_dir):
+    """--workdir gs://...: checkpoints (orbax through tensorstore), metrics, images and TensorBoard in the
+    bucket; a run continued there past a corrupt checkpoint ends bit-identical to the local reference, and
+    generates from it."""
+    env = fake_gcs.client_env(gcs.url)
+    args = ["--workdir", "gs://bucket/run", *TINY]
+    run("fashion_dcgan", *args, "--epochs", 1, data_dir=data_dir, manual_dir=manual_dir, env=env)
+    objects = gcs.store.objects
+    biggest = max((k for k in objects if k[1].startswith("run/checkpoints/4/")), key=lambda k: len(objects[k][1]))
+    generation, data, content_type = objects[biggest]
+    objects[biggest] = (generation, data[: len(data) // 2], content_type)
+    resumed = run("fashion_dcgan", *args, "--epochs", 2, data_dir=data_dir, manual_dir=manual_dir, env=env)
+    assert "warning: checkpoint 4" in resumed.stderr and "fell back to checkpoint 3" in resumed.stderr
+    assert "resumed from step 3 in gs://bucket/run" in resumed.stdout
+    out = ["--num", 10, "--seed", 3, "--out"]
+    run("generate", "--workdir", "gs://bucket/run", *out, "gs://bucket/samples.npz", env=env)
+    run("generate", "--workdir", reference_run, *out, tmp_path / "samples.npz")
+
+    local = tmp_path / "copy"
+    for (_, name), (_, data, _) in gcs.store.objects.items():  # the bucket's objects, as files
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+        (local / name).write_bytes(data)
+    assert_same_run(reference_run, local / "run")
+    for name in ("metrics_curves.png", "progression.gif", "samples/epoch_001.png"):
+        assert (local / "run" / name).is_file(), name
+    assert len(list((local / "run" / "tensorboard").iterdir())) == 2  # one events file per invocation
+    assert sorted(p.name for p in (local / "run" / "checkpoints").iterdir()) == ["4", "6", "8"]  # 3 deleted
+    aside = sorted(p.name.split("-")[0] for p in (local / "run" / "corrupt_checkpoints").iterdir())
+    assert aside == ["4", "README.txt"]
+    assert (local / "samples.npz").read_bytes() == (tmp_path / "samples.npz").read_bytes()
 
 
 def test_generate_from_a_checkpoint_of_another_model_fails_clearly(reference_run, tmp_path, capsys):

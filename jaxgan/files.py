@@ -1,0 +1,36 @@
+"""Run folders on a local disk or in an object store (``gs://``, ``s3://``), through ``etils.epath``.
+
+Orbax writes checkpoints through the same paths. Object stores differ from disks in
+two ways that matter here: an object appears whole once its upload ends (so a write is
+atomic by itself, and a rename is a copy), and an object cannot be appended to (so a
+growing file is rewritten whole; gcsfs's append mode silently starts the file over).
+"""
+
+import os
+
+from etils import epath
+
+
+def path(p: str | os.PathLike) -> epath.Path:
+    """``p`` as an epath: a URI stays a URI; a local path is made absolute (orbax wants one)."""
+    return epath.Path(p) if is_remote(p) else epath.Path(os.path.abspath(p))
+
+
+def is_remote(p: str | os.PathLike) -> bool:
+    """Whether ``p`` names an object store (``scheme://...``) rather than a local file."""
+    return "://" in os.fspath(p)
+
+
+def write_atomic(p: epath.Path, data: str | bytes) -> None:
+    """Writes ``data`` so that a reader sees the old file or the new one, never a part.
+
+    Locally through a temporary file and a rename; in an object store the upload
+    itself is all or nothing, and a rename would copy the object a second time.
+    """
+    data = data.encode() if isinstance(data, str) else data
+    if is_remote(p):
+        p.write_bytes(data)
+        return
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(p)

@@ -1,0 +1,63 @@
+"""Run folders on disk and in an object store: atomic writes, and a metrics log that never appends remotely."""
+
+import json
+import os
+import subprocess
+import sys
+
+from jaxgan import files
+from tests import fake_gcs
+from tests.conftest import REPO
+
+
+def test_paths_stay_uris_or_become_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert os.fspath(files.path("gs://bucket/run")) == "gs://bucket/run"
+    assert os.fspath(files.path("runs/a")) == str(tmp_path / "runs" / "a")
+    assert files.is_remote("gs://bucket/run") and not files.is_remote(tmp_path)
+
+
+def test_write_atomic_replaces_the_file_and_leaves_nothing_else(tmp_path):
+    target = files.path(tmp_path / "config.json")
+    files.write_atomic(target, "old")
+    files.write_atomic(target, b"new")
+    assert target.read_text() == "new"
+    assert os.listdir(tmp_path) == ["config.json"]
+
+
+# Runs in a child process: epath picks its gs:// client once per process, from the environment.
+METRIC_LOG_IN_A_BUCKET = """
+import json, sys
+from etils import epath
+from jaxgan.logs import MetricLog
+
+workdir = epath.Path("gs://bucket/run")
+records = lambda: [json.loads(line)["step"] for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+log = MetricLog(workdir, start_step=0, upload_every_s=3600)
+for step in range(1, 6):
+    log.write(step, {"gen/loss": 0.5})
+first = (workdir / "metrics.jsonl").exists()
+log.flush()
+after_flush = records()
+log.write(6, {"gen/loss": 0.5})  # written after the last flush: lost with the process
+
+log = MetricLog(workdir, start_step=3)  # resumed from a checkpoint at step 3
+on_resume = records()
+log.write(4, {"gen/loss": 0.25})
+log.close()
+print(json.dumps([first, after_flush, on_resume, records()]))
+"""
+
+
+def test_the_metric_log_in_a_bucket_is_rewritten_whole_at_each_flush():
+    with fake_gcs.FakeGCS() as gcs:
+        env = {**os.environ, **fake_gcs.client_env(gcs.url)}
+        proc = subprocess.run(
+            [sys.executable, "-c", METRIC_LOG_IN_A_BUCKET], cwd=REPO, env=env, capture_output=True, text=True
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, after_flush, on_resume, final = json.loads(proc.stdout.splitlines()[-1])
+    assert not first  # nothing uploaded before a flush (upload_every_s not reached)
+    assert after_flush == [1, 2, 3, 4, 5]
+    assert on_resume == [1, 2, 3]  # the records past the checkpoint dropped
+    assert final == [1, 2, 3, 4]  # appended to the kept ones, not started over
