@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from etils import epath
+
 from jaxgan import files
 from jaxgan.errors import UserError
 
@@ -62,7 +64,7 @@ def check_writable(folder: os.PathLike) -> None:
     and deleting an object in it.
     """
     if files.is_remote(folder):
-        _check_remote_writable(files.path(folder))
+        _check_remote_writable(epath.Path(folder))
         return
     existing = Path(folder).absolute()
     while not existing.exists():

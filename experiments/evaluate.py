@@ -45,7 +45,7 @@ def load_samples(cfg: Config) -> tuple[np.ndarray, np.ndarray | None, epath.Path
     if bool(cfg.workdir) == bool(cfg.samples):
         raise UserError("pass exactly one of --workdir and --samples")
     if cfg.samples:
-        path = files.path(cfg.samples)
+        path = epath.Path(cfg.samples)
         if not path.is_file():
             raise UserError(f"{path} not found")
         try:
@@ -59,7 +59,7 @@ def load_samples(cfg: Config) -> tuple[np.ndarray, np.ndarray | None, epath.Path
         return images, labels, path.with_suffix(".eval.json"), {"samples": str(path)}
     if cfg.num < 2:
         raise UserError(f"--num must be at least 2, got {cfg.num}")
-    workdir = files.path(cfg.workdir)
+    workdir = epath.Path(cfg.workdir)
     run = gen.load_run(workdir)
     run_cfg, state = run.cfg, run.state
     if run_cfg.dataset != "fashion_mnist":

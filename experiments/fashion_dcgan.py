@@ -129,7 +129,7 @@ def data_spec(cfg: Config) -> DataSpec:
 
 def workdir_of(cfg: Config) -> epath.Path:
     """The run's folder: a local path, or an object store's (``gs://bucket/...``) for orbax, the logs and images."""
-    return files.path(cfg.workdir or f"runs/{cfg.EXPERIMENT}/seed{cfg.seed}")
+    return epath.Path(cfg.workdir or f"runs/{cfg.EXPERIMENT}/seed{cfg.seed}")
 
 
 def validate(cfg: Config) -> None:

@@ -129,7 +129,7 @@ def interpolation_frames(
 
 
 def generate(cfg: Config) -> int:
-    out = files.path(cfg.out)
+    out = epath.Path(cfg.out)
     suffixes = (".gif",) if cfg.interpolate else (".png", ".npz")
     if out.suffix not in suffixes:
         raise UserError(f"--out must end in {' or '.join(suffixes)}, got {cfg.out}")
@@ -139,7 +139,7 @@ def generate(cfg: Config) -> int:
         raise UserError(f"--interpolate needs at least 2 points to walk through, got {cfg.interpolate}")
     if not cfg.workdir:
         raise UserError("--workdir is required")
-    run = load_run(files.path(cfg.workdir))
+    run = load_run(epath.Path(cfg.workdir))
     run_cfg, state = run.cfg, run.state
     labels = draw_labels(run, cfg.num, cfg.class_)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 
 from jaxgan import files, parallel
 from jaxgan.errors import UserError
@@ -78,7 +79,10 @@ def manager(directory: str | os.PathLike, max_to_keep: int = 3, read_only: bool 
     options = ocp.CheckpointManagerOptions(
         max_to_keep=max_to_keep, create=not read_only, cleanup_tmp_directories=not read_only, read_only=read_only
     )
-    return ocp.CheckpointManager(files.path(directory), options=options, item_handlers=ocp.StandardCheckpointHandler())
+    directory = epath.Path(directory)
+    if not files.is_remote(directory):
+        directory = directory.absolute()  # orbax wants a local path absolute
+    return ocp.CheckpointManager(directory, options=options, item_handlers=ocp.StandardCheckpointHandler())
 
 
 def save(mngr: ocp.CheckpointManager, state: GANState) -> None:
@@ -187,12 +191,12 @@ def restore_latest(mngr: ocp.CheckpointManager, like: GANState, warn=print, set_
             corrupt.append(step)
             continue
         if corrupt and set_aside:
-            aside = files.path(mngr.directory).parent / "corrupt_checkpoints"
+            aside = epath.Path(mngr.directory).parent / "corrupt_checkpoints"
             aside.mkdir(exist_ok=True)
             # In an object store a folder exists only through an object in it, and epath moves into existing ones.
             (aside / "README.txt").write_text(SET_ASIDE_NOTE)
             for bad in corrupt:
-                (files.path(mngr.directory) / str(bad)).rename(aside / f"{bad}-{time.strftime('%Y%m%d-%H%M%S')}")
+                (epath.Path(mngr.directory) / str(bad)).rename(aside / f"{bad}-{time.strftime('%Y%m%d-%H%M%S')}")
             mngr.reload()
             warn(f"warning: fell back to checkpoint {step}; the corrupt ones are moved to {aside}")
         return state

@@ -11,11 +11,6 @@ import os
 from etils import epath
 
 
-def path(p: str | os.PathLike) -> epath.Path:
-    """``p`` as an epath: a URI stays a URI; a local path is made absolute (orbax wants one)."""
-    return epath.Path(p) if is_remote(p) else epath.Path(os.path.abspath(p))
-
-
 def is_remote(p: str | os.PathLike) -> bool:
     """Whether ``p`` names an object store (``scheme://...``) rather than a local file."""
     return "://" in os.fspath(p)

@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+from etils import epath
 from PIL import Image, ImageDraw, ImageFont
 
 from jaxgan import files
@@ -32,7 +33,7 @@ def _write(path: str | os.PathLike, save) -> None:
     """Writes the bytes ``save(file)`` produces to ``path`` (local or ``gs://``), atomically."""
     buffer = io.BytesIO()
     save(buffer)
-    files.write_atomic(files.path(path), buffer.getvalue())
+    files.write_atomic(epath.Path(path), buffer.getvalue())
 
 
 def label_rows(grid: np.ndarray, names: list[str], pad: int = 2, width: int = 90) -> np.ndarray:
@@ -59,7 +60,7 @@ def save_grid(
 
 def save_gif(frames: list[os.PathLike], path: str | os.PathLike, duration_ms: int = 200) -> None:
     """Writes PNG frames into a looping GIF; the last frame is held for 2 s."""
-    images = [Image.open(io.BytesIO(files.path(f).read_bytes())) for f in frames]
+    images = [Image.open(io.BytesIO(epath.Path(f).read_bytes())) for f in frames]
     images = [im.convert("RGB" if im.mode == "RGB" else "L") for im in images]
     durations = [duration_ms] * (len(images) - 1) + [2000]
     save = images[0].save
@@ -76,7 +77,7 @@ def save_animation(grids: list[np.ndarray], path: str | os.PathLike, duration_ms
 def read_records(metrics_path: str | os.PathLike) -> list[dict]:
     """The records of ``metrics.jsonl``, skipping a line that does not parse (one being appended right now)."""
     records = []
-    for line in files.path(metrics_path).read_text().splitlines():
+    for line in epath.Path(metrics_path).read_text().splitlines():
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:

@@ -5,20 +5,20 @@ import os
 import subprocess
 import sys
 
+from etils import epath
+
 from jaxgan import files
 from tests import fake_gcs
 from tests.conftest import REPO
 
 
-def test_paths_stay_uris_or_become_absolute(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert os.fspath(files.path("gs://bucket/run")) == "gs://bucket/run"
-    assert os.fspath(files.path("runs/a")) == str(tmp_path / "runs" / "a")
-    assert files.is_remote("gs://bucket/run") and not files.is_remote(tmp_path)
+def test_uris_are_remote_and_paths_local(tmp_path):
+    assert files.is_remote("gs://bucket/run") and files.is_remote(epath.Path("gs://bucket/run"))
+    assert not files.is_remote(tmp_path) and not files.is_remote("runs/gs:/a")
 
 
 def test_write_atomic_replaces_the_file_and_leaves_nothing_else(tmp_path):
-    target = files.path(tmp_path / "config.json")
+    target = epath.Path(tmp_path / "config.json")
     files.write_atomic(target, "old")
     files.write_atomic(target, b"new")
     assert target.read_text() == "new"
