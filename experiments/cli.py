@@ -91,4 +91,4 @@ def _check_remote_writable(folder) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except Exception as e:  # each store's client has its own errors (OSError, tf.errors, google.api_core)
-        raise UserError(f"cannot write to {folder}: {e}") from e
+        raise UserError(f"cannot write to {folder}: {type(e).__name__}: {e}") from e

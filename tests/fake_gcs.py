@@ -30,7 +30,8 @@ def client_env(url: str) -> dict[str, str]:
 
 
 class Store:
-    def __init__(self):
+    def __init__(self, buckets: tuple[str, ...]):
+        self.buckets = buckets
         self.objects = {}  # (bucket, name) -> (generation, bytes, content type)
         self.uploads = {}  # resumable upload id -> (bucket, object metadata, query, bytes so far)
         self.generations = itertools.count(1)
@@ -61,6 +62,8 @@ class Store:
 
     def put(self, bucket: str, name: str, data: bytes, content_type: str, query: dict) -> tuple[int, dict]:
         with self.lock:
+            if bucket not in self.buckets:
+                return 404, {"error": {"code": 404, "message": "The specified bucket does not exist."}}
             if not self.precondition(bucket, name, query):
                 return 412, {"error": {"code": 412, "message": "precondition failed"}}
             self.objects[bucket, name] = (next(self.generations), data, content_type or "application/octet-stream")
@@ -260,10 +263,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeGCS:
-    """A server on a free localhost port, in a background thread: ``with FakeGCS() as gcs: gcs.url``."""
+    """A server on a free localhost port, in a background thread: ``with FakeGCS() as gcs: gcs.url``.
+    Objects can be written to ``buckets`` only."""
 
-    def __init__(self):
-        handler = type("BoundHandler", (Handler,), {"store": Store()})
+    def __init__(self, buckets: tuple[str, ...] = ("bucket",)):
+        handler = type("BoundHandler", (Handler,), {"store": Store(buckets)})
         self.server = _Server(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.store = handler.store

@@ -7,6 +7,7 @@ import pytest
 
 from experiments import fashion_dcgan as trainer
 from jaxgan import data
+from tests import fake_gcs
 from tests.helpers import run, run_here
 
 
@@ -32,6 +33,15 @@ def test_an_unwritable_workdir_fails_with_one_line(tmp_path, where):
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith(f"error: cannot write to {workdir}")
     assert not os.path.exists(workdir)
+
+
+def test_a_bucket_that_cannot_be_written_fails_with_one_line():
+    with fake_gcs.FakeGCS(buckets=("bucket",)) as gcs:
+        proc = run("fashion_dcgan", "--workdir", "gs://elsewhere/run", check=False, env=fake_gcs.client_env(gcs.url))
+    assert proc.returncode == 2
+    [line] = [line for line in proc.stderr.splitlines() if not line.startswith("WARNING:gcsfs")]
+    assert line.startswith("error: cannot write to gs://elsewhere/run: FileNotFoundError: ")  # the client's words
+    assert not gcs.store.objects
 
 
 @pytest.mark.parametrize(
