@@ -1,4 +1,4 @@
-"""Run folders on a local disk or in an object store (``gs://``, ``s3://``), through ``etils.epath``.
+"""Run folders on a local disk or in an object store (``gs://``), through ``etils.epath``.
 
 Orbax writes checkpoints through the same paths. Object stores differ from disks in
 two ways that matter here: an object appears whole once its upload ends (so a write is
