@@ -41,7 +41,7 @@ class Config:
     EXPERIMENT: ClassVar[str] = "fashion_dcgan"  # names the default workdir, runs/<EXPERIMENT>/seed<seed>
 
     seed: int = cli.flag(0, "PRNG seed: parameters, noise, dropout and data order")
-    workdir: str = cli.flag("", "output folder; empty means runs/<experiment>/seed<seed>")
+    workdir: str = cli.flag("", "output folder, local or gs://bucket/path; empty means runs/<experiment>/seed<seed>")
     epochs: int = cli.flag(50, "passes over the training set")
     batch_size: int = cli.flag(64, "images per step")
     learning_rate: float = cli.flag(1e-4, "Adam learning rate of both networks")
