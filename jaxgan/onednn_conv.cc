@@ -5,8 +5,8 @@
 //   kind 1, backward data:    (g [N, P, Q, O], K [kh, kw, I, O])   -> dx [N, H, W, I]
 //   kind 2, backward weights: (x [N, H, W, I], g [N, P, Q, O])     -> dK [kh, kw, I, O]
 // Arrays are in JAX's NHWC / HWIO layouts, float32 or bfloat16 (all three the same). Each primitive is
-// created once per shape and kept; its operands are reordered to and from the layouts oneDNN picks
-// for it ("any"), which on AVX-512 / AMX CPUs are blocked ones. Calls are serialized: oneDNN runs each
+// created once per shape and kept, with buffers and reorders to and from the layouts oneDNN picks for
+// it ("any"), which on AVX-512 / AMX CPUs are blocked ones. Calls are serialized: oneDNN runs each
 // on all cores itself (OpenMP), and two at once would only contend for them. (Single-threaded calls on
 // pieces of the batch, run side by side by XLA's own thread pool, were measured too: 5-9% faster steps
 // at batch 64, 5-10% slower at 128 and 256, on 2 Xeon cores; BENCHMARKS.md.)
@@ -36,42 +36,69 @@ struct Conv {
 
 using Key = std::tuple<int64_t, int, std::vector<int64_t>>;
 
-struct Prepared {
-  dnnl::primitive prim;
-  memory::desc a, b, out;  // the primitive's own layouts of the two operands and the result
-};
-
 dnnl::engine& Engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
 }
 
+// One operand or the result in the primitive's layout. Where that differs from the user's (JAX's), a
+// buffer in the primitive's layout and the reorder between the two, made once with the primitive:
+// allocating megabytes and creating a reorder on every call cost more than some of the convolutions.
+struct Operand {
+  memory::desc user, own;
+  std::unique_ptr<memory> buffer;   // null when own == user
+  std::unique_ptr<dnnl::reorder> reorder;  // user -> own for operands, own -> user for the result
+
+  Operand(const memory::desc& user_desc, const memory::desc& own_desc, bool is_result) : user(user_desc), own(own_desc) {
+    if (own == user) return;
+    buffer = std::make_unique<memory>(own, Engine());
+    memory placeholder(user, Engine(), DNNL_MEMORY_NONE);
+    reorder = is_result ? std::make_unique<dnnl::reorder>(*buffer, placeholder)
+                        : std::make_unique<dnnl::reorder>(placeholder, *buffer);
+  }
+
+  // The memory the primitive reads: ``data`` itself, or its reordered copy.
+  memory In(void* data, dnnl::stream& s) const {
+    memory m(user, Engine(), data);
+    if (!buffer) return m;
+    reorder->execute(s, m, *buffer);
+    return *buffer;
+  }
+};
+
+struct Prepared {
+  dnnl::primitive prim;
+  Operand a, b, out;
+};
+
 Prepared Prepare(int64_t kind, const Conv& c) {
   auto any = [&](const memory::dims& d) { return memory::desc(d, c.dt, tag::any); };
   auto& eng = Engine();
   auto dilates = memory::dims{0, 0};
+  // JAX's layouts of x, y and K, and of this kind's two operands and result.
+  memory::desc x(c.src, c.dt, tag::nhwc), y(c.dst, c.dt, tag::nhwc), k(c.wei, c.dt, tag::hwio);
+  const memory::desc& a = kind == 1 ? y : x;
+  const memory::desc& b = kind == 2 ? y : k;
+  const memory::desc& out = kind == 0 ? y : (kind == 1 ? x : k);
+  auto prepared = [&](dnnl::primitive prim, const memory::desc& a_own, const memory::desc& b_own,
+                      const memory::desc& out_own) {
+    return Prepared{prim, Operand(a, a_own, false), Operand(b, b_own, false), Operand(out, out_own, true)};
+  };
   dnnl::convolution_forward::primitive_desc fwd(
       eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, any(c.src), any(c.wei),
       any(c.dst), c.strides, dilates, c.pad_lo, c.pad_hi);
-  if (kind == 0) return {dnnl::convolution_forward(fwd), fwd.src_desc(), fwd.weights_desc(), fwd.dst_desc()};
+  if (kind == 0) return prepared(dnnl::convolution_forward(fwd), fwd.src_desc(), fwd.weights_desc(), fwd.dst_desc());
   if (kind == 1) {
     dnnl::convolution_backward_data::primitive_desc pd(eng, dnnl::algorithm::convolution_direct, any(c.src),
                                                        any(c.wei), any(c.dst), c.strides, dilates, c.pad_lo,
                                                        c.pad_hi, fwd);
-    return {dnnl::convolution_backward_data(pd), pd.diff_dst_desc(), pd.weights_desc(), pd.diff_src_desc()};
+    return prepared(dnnl::convolution_backward_data(pd), pd.diff_dst_desc(), pd.weights_desc(), pd.diff_src_desc());
   }
   dnnl::convolution_backward_weights::primitive_desc pd(eng, dnnl::algorithm::convolution_direct, any(c.src),
                                                         any(c.wei), any(c.dst), c.strides, dilates, c.pad_lo,
                                                         c.pad_hi, fwd);
-  return {dnnl::convolution_backward_weights(pd), pd.src_desc(), pd.diff_dst_desc(), pd.diff_weights_desc()};
-}
-
-// The user's memory in a primitive's layout: the same memory when the layouts agree, else a reordered copy.
-memory Into(memory user, const memory::desc& want, dnnl::stream& s) {
-  if (user.get_desc() == want) return user;
-  memory m(want, Engine());
-  dnnl::reorder(user, m).execute(s, user, m);
-  return m;
+  return prepared(dnnl::convolution_backward_weights(pd), pd.src_desc(), pd.diff_dst_desc(),
+                  pd.diff_weights_desc());
 }
 
 ffi::Error Run(ffi::AnyBuffer a, ffi::AnyBuffer b, ffi::Result<ffi::AnyBuffer> out, int64_t kind,
@@ -111,24 +138,18 @@ ffi::Error Run(ffi::AnyBuffer a, ffi::AnyBuffer b, ffi::Result<ffi::AnyBuffer> o
     if (it == cache.end()) it = cache.emplace(key, Prepare(kind, c)).first;
     const Prepared& p = it->second;
 
-    auto& eng = Engine();
-    dnnl::stream s(eng);
-    memory::desc x_user(c.src, c.dt, tag::nhwc), y_user(c.dst, c.dt, tag::nhwc), k_user(c.wei, c.dt, tag::hwio);
-    const memory::desc& a_user = kind == 1 ? y_user : x_user;
-    const memory::desc& b_user = kind == 2 ? y_user : k_user;
-    const memory::desc& out_user = kind == 0 ? y_user : (kind == 1 ? x_user : k_user);
-
-    memory a_mem = Into(memory(a_user, eng, a.untyped_data()), p.a, s);
-    memory b_mem = Into(memory(b_user, eng, b.untyped_data()), p.b, s);
-    memory out_mem(out_user, eng, out->untyped_data());
-    memory result = p.out == out_user ? out_mem : memory(p.out, eng);
+    static dnnl::stream s(Engine());  // used under the lock only
+    memory a_mem = p.a.In(a.untyped_data(), s);
+    memory b_mem = p.b.In(b.untyped_data(), s);
+    memory out_mem(p.out.user, Engine(), out->untyped_data());
+    memory result = p.out.buffer ? *p.out.buffer : out_mem;
 
     std::unordered_map<int, memory> args;
     if (kind == 0) args = {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, result}};
     if (kind == 1) args = {{DNNL_ARG_DIFF_DST, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DIFF_SRC, result}};
     if (kind == 2) args = {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_DIFF_DST, b_mem}, {DNNL_ARG_DIFF_WEIGHTS, result}};
     p.prim.execute(s, args);
-    if (result != out_mem) dnnl::reorder(result, out_mem).execute(s, result, out_mem);
+    if (p.out.buffer) p.out.reorder->execute(s, result, out_mem);
     s.wait();
   } catch (const dnnl::error& e) {
     return ffi::Error::Internal(std::string("oneDNN: ") + e.what());
