@@ -35,6 +35,7 @@ class Store:
         self.objects = {}  # (bucket, name) -> (generation, bytes, content type)
         self.uploads = {}  # resumable upload id -> (bucket, object metadata, query, bytes so far)
         self.generations = itertools.count(1)
+        self.upload_ids = itertools.count(1)
         self.lock = threading.Lock()
 
     def resource(self, bucket: str, name: str) -> dict:
@@ -195,7 +196,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(*self.store.put(bucket, meta.get("name") or query["name"], data, kind_of, query))
         if kind == "resumable":
             meta = json.loads(body or b"{}")
-            upload_id = hashlib.md5(f"{bucket}/{meta.get('name')}/{len(self.store.uploads)}".encode()).hexdigest()
+            upload_id = str(next(self.store.upload_ids))
             self.store.uploads[upload_id] = (bucket, {"name": query.get("name"), **meta}, query, bytearray())
             host = self.headers["Host"]
             location = f"http://{host}/upload/storage/v1/b/{bucket}/o?uploadType=resumable&upload_id={upload_id}"
