@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments import cli
+from jaxgan import files
 from jaxgan.errors import UserError
 from jaxgan.torchscript import read_tensors
 
@@ -47,9 +48,7 @@ def convert(cfg: Config) -> int:
     if len(tensors) != NUM_ARRAYS:
         raise UserError(f"{source} holds {len(tensors)} tensors, expected {NUM_ARRAYS}")
     out = Path(cfg.out)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, **tensors)
-    tmp.replace(out)
+    files.write_from(out, lambda f: np.savez(f, **tensors))
     print(f"wrote {len(tensors)} arrays to {out}")
     return 0
 

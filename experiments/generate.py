@@ -83,13 +83,15 @@ def draw_labels(run: Run, num: int, class_name: str) -> np.ndarray | None:
 def save_npz(path: epath.Path, images: np.ndarray, labels: np.ndarray | None = None) -> None:
     """Like np.savez(images=, labels=), but with fixed zip timestamps so equal arrays give equal bytes."""
     arrays = {"images": images} if labels is None else {"images": images, "labels": labels}
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, array in arrays.items():
-            buffer = io.BytesIO()
-            np.save(buffer, array)
-            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
-    files.write_atomic(path, archive.getvalue())
+
+    def save(file):
+        with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, array in arrays.items():
+                buffer = io.BytesIO()
+                np.save(buffer, array)
+                zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
+
+    files.write_from(path, save)
 
 
 def load_run(workdir: epath.Path) -> Run:

@@ -191,12 +191,13 @@ def restore_latest(mngr: ocp.CheckpointManager, like: GANState, warn=print, set_
             corrupt.append(step)
             continue
         if corrupt and set_aside:
-            aside = epath.Path(mngr.directory).parent / "corrupt_checkpoints"
+            directory = epath.Path(mngr.directory)
+            aside = directory.parent / "corrupt_checkpoints"
             aside.mkdir(exist_ok=True)
             # In an object store a folder exists only through an object in it, and epath moves into existing ones.
             (aside / "README.txt").write_text(SET_ASIDE_NOTE)
             for bad in corrupt:
-                (epath.Path(mngr.directory) / str(bad)).rename(aside / f"{bad}-{time.strftime('%Y%m%d-%H%M%S')}")
+                (directory / str(bad)).rename(aside / f"{bad}-{time.strftime('%Y%m%d-%H%M%S')}")
             mngr.reload()
             warn(f"warning: fell back to checkpoint {step}; the corrupt ones are moved to {aside}")
         return state

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxgan import inception, metrics
+from jaxgan import files, inception, metrics
 from jaxgan.classifier import FeatureClassifier
 from jaxgan.errors import UserError
 
@@ -109,9 +109,7 @@ def inception_stats(extractor: inception.FeatureExtractor, images: np.ndarray, w
     mu, sigma = metrics.gaussian_stats(extractor(images))
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, mu=mu, sigma=sigma)
-        tmp.replace(path)
+        files.write_from(path, lambda f: np.savez(f, mu=mu, sigma=sigma))
     return mu, sigma
 
 

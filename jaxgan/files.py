@@ -6,7 +6,10 @@ atomic by itself, and a rename is a copy), and an object cannot be appended to (
 growing file is rewritten whole; gcsfs's append mode silently starts the file over).
 """
 
+import io
 import os
+from collections.abc import Callable
+from typing import BinaryIO
 
 from etils import epath
 
@@ -29,3 +32,11 @@ def write_atomic(p: epath.Path, data: str | bytes) -> None:
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(p)
+
+
+def write_from(p: str | os.PathLike, save: Callable[[BinaryIO], object]) -> None:
+    """Writes what ``save(file)`` writes into a file object (PIL, matplotlib, numpy, zipfile) to ``p``,
+    through :func:`write_atomic`."""
+    buffer = io.BytesIO()
+    save(buffer)
+    write_atomic(epath.Path(p), buffer.getvalue())

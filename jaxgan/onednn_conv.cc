@@ -45,11 +45,11 @@ dnnl::engine& Engine() {
 // buffer in the primitive's layout and the reorder between the two, made once with the primitive:
 // allocating megabytes and creating a reorder on every call cost more than some of the convolutions.
 struct Operand {
-  memory::desc user, own;
-  std::unique_ptr<memory> buffer;   // null when own == user
-  std::unique_ptr<dnnl::reorder> reorder;  // user -> own for operands, own -> user for the result
+  memory::desc user;
+  std::unique_ptr<memory> buffer;          // in the primitive's layout; null when that is the user's
+  std::unique_ptr<dnnl::reorder> reorder;  // user -> buffer for operands, buffer -> user for the result
 
-  Operand(const memory::desc& user_desc, const memory::desc& own_desc, bool is_result) : user(user_desc), own(own_desc) {
+  Operand(const memory::desc& user_desc, const memory::desc& own, bool is_result) : user(user_desc) {
     if (own == user) return;
     buffer = std::make_unique<memory>(own, Engine());
     memory placeholder(user, Engine(), DNNL_MEMORY_NONE);

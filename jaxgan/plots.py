@@ -29,13 +29,6 @@ def _to_pil(grid: np.ndarray) -> Image.Image:
     return Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
 
 
-def _write(path: str | os.PathLike, save) -> None:
-    """Writes the bytes ``save(file)`` produces to ``path`` (local or ``gs://``), atomically."""
-    buffer = io.BytesIO()
-    save(buffer)
-    files.write_atomic(epath.Path(path), buffer.getvalue())
-
-
 def label_rows(grid: np.ndarray, names: list[str], pad: int = 2, width: int = 90) -> np.ndarray:
     """``grid`` (from :func:`image_grid`, one row per name) with a white margin on the left naming each row."""
     rows = len(names)
@@ -55,23 +48,25 @@ def save_grid(
     grid = image_grid(images, cols=cols, scale=scale)
     if row_names:
         grid = label_rows(grid, row_names, pad=2 * scale)
-    _write(path, lambda f: _to_pil(grid).save(f, format="PNG"))
+    files.write_from(path, lambda f: _to_pil(grid).save(f, format="PNG"))
 
 
 def save_gif(frames: list[os.PathLike], path: str | os.PathLike, duration_ms: int = 200) -> None:
     """Writes PNG frames into a looping GIF; the last frame is held for 2 s."""
     images = [Image.open(io.BytesIO(epath.Path(f).read_bytes())) for f in frames]
     images = [im.convert("RGB" if im.mode == "RGB" else "L") for im in images]
-    durations = [duration_ms] * (len(images) - 1) + [2000]
-    save = images[0].save
-    _write(path, lambda f: save(f, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0))
+    _write_gif(images, path, [duration_ms] * (len(images) - 1) + [2000])
 
 
 def save_animation(grids: list[np.ndarray], path: str | os.PathLike, duration_ms: int = 80) -> None:
     """Writes uint8 images ``[H, W, C]`` as the frames of a looping GIF."""
-    frames = [_to_pil(g) for g in grids]
-    _write(path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
-                                          duration=duration_ms, loop=0))  # fmt: skip
+    _write_gif([_to_pil(g) for g in grids], path, duration_ms)
+
+
+def _write_gif(frames: list[Image.Image], path: str | os.PathLike, duration_ms: int | list[int]) -> None:
+    first, rest = frames[0], frames[1:]
+    files.write_from(path, lambda f: first.save(f, format="GIF", save_all=True, append_images=rest,
+                                                duration=duration_ms, loop=0))  # fmt: skip
 
 
 def read_records(metrics_path: str | os.PathLike) -> list[dict]:
@@ -89,7 +84,7 @@ def _save_figure(fig, path: str | os.PathLike) -> None:
     """Writes a matplotlib figure as PNG atomically (a reader never sees half a file) and closes it."""
     import matplotlib.pyplot as plt
 
-    _write(path, lambda f: fig.savefig(f, dpi=80, format="png"))
+    files.write_from(path, lambda f: fig.savefig(f, dpi=80, format="png"))
     plt.close(fig)
 
 
