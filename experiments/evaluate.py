@@ -61,12 +61,12 @@ def load_samples(cfg: Config) -> tuple[np.ndarray, np.ndarray | None, epath.Path
         raise UserError(f"--num must be at least 2, got {cfg.num}")
     workdir = epath.Path(cfg.workdir)
     run = gen.load_run(workdir)
-    run_cfg, state = run.cfg, run.state
-    if run_cfg.dataset != "fashion_mnist":
-        raise UserError(f"{workdir} trained on {run_cfg.dataset}: evaluate measures Fashion-MNIST runs only")
+    if run.cfg.dataset != "fashion_mnist":
+        raise UserError(f"{workdir} trained on {run.cfg.dataset}: evaluate measures Fashion-MNIST runs only")
     labels = gen.draw_labels(run, cfg.num, "")
-    images = gen.draw(run_cfg, state, cfg.num, cfg.seed, labels)
-    source = {"workdir": str(workdir), "step": int(state.step), "seed": cfg.seed}
+    images = gen.draw(run, cfg.num, cfg.seed, labels)
+    source = {"workdir": str(workdir), "step": int(run.state.step), "seed": cfg.seed,
+              "standing_stats": run.cfg.standing_stats if run.batch_stats is not None else 0}  # fmt: skip
     return images, labels, workdir / "eval.json", source
 
 

@@ -75,6 +75,11 @@ class Config:
     loss: str = cli.flag("bce", "GAN objective: bce (non-saturating), hinge, lsgan, wgan-gp (jaxgan.losses.LOSSES)")
     disc_steps: int = cli.flag(1, "discriminator updates per generator update")
     ema_decay: float = cli.flag(0.0, "decay of a moving average of G's weights used for samples and metrics (0: off)")
+    standing_stats: int = cli.flag(
+        100,
+        "with --ema-decay: batches of the averaged generator's own samples whose BatchNorm moments it samples "
+        "with, instead of the live generator's running ones (0: off)",
+    )
     diffaugment: str = cli.flag("", "DiffAugment transforms for D's inputs, e.g. color,translation,cutout (empty: off)")
     dtype: str = cli.flag("float32", "compute dtype: float32, or bfloat16 (parameters and Adam stay float32)")
     convolutions: str = cli.flag(
@@ -92,7 +97,7 @@ class Config:
 # Fields that may change between invocations on one workdir without making it another run.
 RESUMABLE_FIELDS = (
     "epochs", "workdir", "checkpoint_every", "log_every", "eval_samples", "eval_every", "data_dir", "manual_dir",
-    "overwrite", "distributed", "steps_per_call", "convolutions",
+    "overwrite", "distributed", "steps_per_call", "convolutions", "standing_stats",
 )  # fmt: skip
 DTYPES = ("float32", "bfloat16")
 CONVOLUTIONS = ("xla", "onednn")
@@ -160,7 +165,7 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
     if cfg.convolutions not in CONVOLUTIONS:
         raise UserError(f"--convolutions must be one of {', '.join(CONVOLUTIONS)}, got {cfg.convolutions!r}")
-    for name in ("num_train", "eval_samples"):
+    for name in ("num_train", "eval_samples", "standing_stats"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name.replace('_', '-')} must be 0 (see --help) or positive, got {getattr(cfg, name)}")
 
@@ -253,18 +258,39 @@ def chunk_length(position: int, steps_per_epoch: int, steps_per_call: int) -> in
 
 
 @jax.jit
-def sample_images(state: GANState, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
-    """uint8 images ``[N, H, W, C]`` from noise (and classes), BatchNorm in inference mode."""
-    return steps.to_uint8(steps.generate(state, z, labels))
+def sample_images(state: GANState, z: jax.Array, labels: jax.Array | None = None, batch_stats=None) -> jax.Array:
+    """uint8 images ``[N, H, W, C]`` from noise (and classes), BatchNorm in inference mode (with ``batch_stats``
+    when given)."""
+    return steps.to_uint8(steps.generate(state, z, labels, batch_stats))
 
 
-def draw_images(state: GANState, z: jax.Array, labels: np.ndarray | None = None, batch: int = 500) -> np.ndarray:
+def draw_images(
+    state: GANState, z: jax.Array, labels: np.ndarray | None = None, batch_stats=None, batch: int = 500
+) -> np.ndarray:
     """uint8 images ``[N, H, W, C]`` for noise ``[N, noise_dim]`` (and classes ``[N]``), ``batch`` at a time."""
     chunks = []
     for i in range(0, len(z), batch):
         chunk_labels = None if labels is None else jnp.asarray(labels[i : i + batch], jnp.int32)
-        chunks.append(np.asarray(sample_images(state, z[i : i + batch], chunk_labels)))
+        chunks.append(np.asarray(sample_images(state, z[i : i + batch], chunk_labels, batch_stats)))
     return np.concatenate(chunks)
+
+
+def sampling_stats(cfg: Config, spec: DataSpec, state: GANState):
+    """The BatchNorm statistics to sample ``state`` with: with --ema-decay and --standing-stats, the averaged
+    generator's own (:func:`jaxgan.steps.standing_stats`, from noise fixed by the run's seed); else None,
+    the live generator's running ones."""
+    if not (cfg.ema_decay and cfg.standing_stats and state.gen_batch_stats):
+        return None
+    key = jax.random.fold_in(jax.random.key(cfg.seed), 3)
+    shape = (cfg.standing_stats, cfg.batch_size)
+    z = jax.random.normal(key, (*shape, cfg.noise_dim))
+    labels = None
+    if cfg.conditional:
+        labels = jax.random.randint(jax.random.fold_in(key, 1), shape, 0, len(spec.class_names))
+    return _standing_stats(state, z, labels)
+
+
+_standing_stats = jax.jit(steps.standing_stats)
 
 
 def save_epoch_grid(workdir: epath.Path, grid_images: np.ndarray, epoch: int, names: list[str] | None = None) -> None:
@@ -320,9 +346,12 @@ class Summaries:
             self.pool.shutdown()
 
 
-def eval_metrics(fast: FastMetrics, state: GANState, eval_noise: jax.Array, labels: np.ndarray | None) -> dict:
-    """Fast metrics of ``len(eval_noise)`` samples (of classes ``labels``), as flat ``eval/...`` scalars."""
-    results = fast(draw_images(state, eval_noise, labels), labels)
+def eval_metrics(
+    fast: FastMetrics, state: GANState, eval_noise: jax.Array, labels: np.ndarray | None, batch_stats=None
+) -> dict:
+    """Fast metrics of ``len(eval_noise)`` samples (of classes ``labels``, drawn with ``batch_stats``), as flat
+    ``eval/...`` scalars."""
+    results = fast(draw_images(state, eval_noise, labels, batch_stats), labels)
     return {f"eval/{k}": v for k, v in results.items() if not isinstance(v, (list, dict))}
 
 
@@ -506,9 +535,10 @@ def _train(cfg: Config) -> int:
             check_finite(means, step)
             rate = n * cfg.batch_size / seconds
             record = {**means, "epoch": epoch + 1, "epoch_time_s": seconds, "img_per_s": rate}
+            stats = sampling_stats(cfg, spec, state)
             if evaluate:
-                record.update(eval_metrics(fast, state, eval_noise, eval_labels))
-            images_grid = draw_images(state, grid_noise, grid_labels)
+                record.update(eval_metrics(fast, state, eval_noise, eval_labels, stats))
+            images_grid = draw_images(state, grid_noise, grid_labels, stats)
             if log:
                 log.write(step, record)
                 log.flush()

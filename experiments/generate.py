@@ -66,6 +66,7 @@ class Run(NamedTuple):
     cfg: trainer.Config
     spec: trainer.DataSpec
     state: GANState
+    batch_stats: object  # the BatchNorm statistics to sample with (trainer.sampling_stats); None: the live ones
 
 
 def draw_labels(run: Run, num: int, class_name: str) -> np.ndarray | None:
@@ -108,23 +109,24 @@ def load_run(workdir: epath.Path) -> Run:
     state = checkpoint.restore_latest(mngr, trainer.build_state(run_cfg, spec), warn=trainer.warn, set_aside=False)
     if state is None:
         raise UserError(f"{workdir} has no checkpoint yet")
-    return Run(run_cfg, spec, state)
+    return Run(run_cfg, spec, state, trainer.sampling_stats(run_cfg, spec, state))
 
 
-def draw(run_cfg: trainer.Config, state, num: int, seed: int, labels: np.ndarray | None = None) -> np.ndarray:
+def draw(run: Run, num: int, seed: int, labels: np.ndarray | None = None) -> np.ndarray:
     """``num`` uint8 images ``[num, H, W, C]`` from the noise of (run seed, ``seed``), of classes ``labels``."""
-    return trainer.draw_images(state, trainer.sample_noise(run_cfg, num, seed), labels)
+    return trainer.draw_images(run.state, trainer.sample_noise(run.cfg, num, seed), labels, run.batch_stats)
 
 
 def interpolation_frames(
-    run_cfg: trainer.Config, state, num: int, points: int, seed: int, labels: np.ndarray | None = None
+    run: Run, num: int, points: int, seed: int, labels: np.ndarray | None = None
 ) -> list[np.ndarray]:
     """Grids of ``num`` images, one per frame of ``num`` closed latent walks through ``points`` points each
     (walk ``i`` of class ``labels[i]`` for a conditional run)."""
-    anchors = trainer.sample_noise(run_cfg, points * num, seed).reshape(points, num, run_cfg.noise_dim)
+    noise_dim = run.cfg.noise_dim
+    anchors = trainer.sample_noise(run.cfg, points * num, seed).reshape(points, num, noise_dim)
     walk = sampling.latent_loop(anchors, FRAMES_PER_SEGMENT)  # [frames, num, noise_dim]
     frame_labels = None if labels is None else np.tile(labels, len(walk))
-    images = trainer.draw_images(state, walk.reshape(-1, run_cfg.noise_dim), frame_labels)
+    images = trainer.draw_images(run.state, walk.reshape(-1, noise_dim), frame_labels, run.batch_stats)
     images = images.reshape(len(walk), num, *images.shape[1:])  # [frames, num, H, W, C]
     cols = math.ceil(math.sqrt(num))
     return [plots.image_grid(frame, cols=cols, scale=2) for frame in images]
@@ -142,15 +144,15 @@ def generate(cfg: Config) -> int:
     if not cfg.workdir:
         raise UserError("--workdir is required")
     run = load_run(epath.Path(cfg.workdir))
-    run_cfg, state = run.cfg, run.state
+    state = run.state
     labels = draw_labels(run, cfg.num, cfg.class_)
     out.parent.mkdir(parents=True, exist_ok=True)
     if cfg.interpolate:
-        frames = interpolation_frames(run_cfg, state, cfg.num, cfg.interpolate, cfg.seed, labels)
+        frames = interpolation_frames(run, cfg.num, cfg.interpolate, cfg.seed, labels)
         plots.save_animation(frames, out)
         print(f"wrote {len(frames)} frames of {cfg.num} latent walks from step {int(state.step)} to {out}")
         return 0
-    images = draw(run_cfg, state, cfg.num, cfg.seed, labels)
+    images = draw(run, cfg.num, cfg.seed, labels)
     if out.suffix == ".png":
         cols = int(labels.max()) + 1 if labels is not None and not cfg.class_ else math.ceil(math.sqrt(cfg.num))
         plots.save_grid(images, out, cols=min(cols, cfg.num))

@@ -1,5 +1,6 @@
 """End-to-end runs of the trainer's variants: scanned steps, the Radford nets, class-conditional."""
 
+import dataclasses
 import json
 import os
 
@@ -83,6 +84,13 @@ def test_a_radford_dcgan64_variant_trains_and_samples_from_its_ema(tmp_path, dat
     assert grid.size == (2 * (8 * 66 + 2),) * 2  # 8x8 grid of 64-pixel images, 2-pixel gaps, doubled
     assert gen.main(["--workdir", str(tmp_path / "run"), "--num", "3", "--out", str(tmp_path / "s.npz")]) == 0
     assert np.load(tmp_path / "s.npz")["images"].shape == (3, 64, 64, 1)
+    # The average is sampled with its own BatchNorm statistics (--standing-stats), not the live generator's.
+    run = gen.load_run(tmp_path / "run")
+    assert run.cfg.standing_stats == 100
+    pairs = zip(jax.tree.leaves(run.batch_stats), jax.tree.leaves(state.gen_batch_stats), strict=True)
+    assert all(np.any(a != b) for a, b in pairs)
+    without = dataclasses.replace(run.cfg, standing_stats=0)
+    assert trainer.sampling_stats(without, run.spec, run.state) is None
 
 
 def test_class_conditional_run_generates_and_evaluates_by_class(tmp_path, data_dir, manual_dir, capsys):

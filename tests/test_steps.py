@@ -96,6 +96,42 @@ def test_generate_uses_running_statistics():
     np.testing.assert_allclose(steps.generate(state, z), one_by_one, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "generator,shape", [(models.Generator(), (28, 28, 1)), (models.DCGANGenerator(width=8), (64, 64, 1))]
+)
+def test_standing_stats_are_the_sampled_generators_own_batch_moments(generator, shape):
+    # BatchNorm momentum 0.99 (tutorial) and 0.9 (Radford): the moments come back exactly either way.
+    tx = optax.adam(1e-3)
+    state = create_state(jax.random.key(0), generator, models.Discriminator(), tx, tx, 100, shape, ema=True)
+    ema = jax.tree.map(lambda p: p * 1.5, state.gen_ema_params)  # an average that differs from the live weights
+    state = state.replace(gen_ema_params=ema)
+    z = jax.random.normal(jax.random.key(1), (3, 16, 100))  # [K, B, noise_dim]
+    stats = jax.jit(steps.standing_stats)(state, z)
+
+    # One batch's statistics: inference with them is training-mode BatchNorm on that batch, with the EMA weights.
+    one = steps.standing_stats(state, z[:1])
+    train_mode, _ = generator.apply(
+        {"params": ema, "batch_stats": state.gen_batch_stats}, z[0], train=True, mutable=["batch_stats"]
+    )
+    np.testing.assert_allclose(steps.generate(state, z[0], batch_stats=one), train_mode, atol=2e-5)
+    assert np.abs(steps.generate(state, z[0]) - train_mode).max() > 0.1  # the live statistics do not match them
+    # K batches: the mean of each batch's.
+    each = [steps.standing_stats(state, z[k : k + 1]) for k in range(3)]
+    mean = jax.tree.map(lambda *s: sum(s) / 3, *each)
+    jax.tree.map(partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-6), stats, mean)
+
+
+def test_standing_stats_of_a_conditional_generator_follow_the_classes():
+    tx = optax.adam(1e-3)
+    gen = models.Generator(num_classes=10)
+    disc = models.Discriminator(num_classes=10)
+    state = create_state(jax.random.key(0), gen, disc, tx, tx, 100, (28, 28, 1), ema=True)
+    z = jnp.broadcast_to(jax.random.normal(jax.random.key(1), (1, 8, 100)), (2, 8, 100))
+    first = steps.standing_stats(state, z[:1], jnp.zeros((1, 8), jnp.int32))
+    both = steps.standing_stats(state, z, jnp.stack([jnp.zeros(8, jnp.int32), jnp.full(8, 7, jnp.int32)]))
+    assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(both), strict=True))
+
+
 def test_to_uint8_rounds_and_clips():
     out = steps.to_uint8(jnp.array([-1.5, -1.0, 0.0, 1.0, 2.0]))
     np.testing.assert_array_equal(out, [0, 0, 128, 255, 255])
