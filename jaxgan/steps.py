@@ -163,9 +163,9 @@ def standing_stats(state: GANState, z: jax.Array, labels: jax.Array | None = Non
     activations, and lag them by BatchNorm's momentum. Sampling the moving
     average of the weights (``--ema-decay``) with them normalizes its layers by
     another network's moments. Measuring the average's own, as BigGAN's
-    "standing statistics" do (Brock et al. 2019), fixes that: FCD 37.2 -> 35.6
-    for the best CPU run's EMA generator (BENCHMARKS.md). Pass the result to
-    :func:`generate`.
+    "standing statistics" do (Brock et al. 2019), fixes that: Inception FID 19.4
+    -> 18.6 for the best CPU run's EMA generator (BENCHMARKS.md, "Standing
+    statistics"). Pass the result to :func:`generate`.
 
     Flax's BatchNorm hands back ``momentum * old + (1 - momentum) * moments``;
     from ``old = 0`` and the derivative in ``old`` (the momentum) this recovers
