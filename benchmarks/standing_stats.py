@@ -1,7 +1,8 @@
 """Sample quality of an EMA run drawn with the live generator's BatchNorm statistics or with standing ones.
 
     JAXGAN_MANUAL_DIR=../shared/data/fashion_mnist python benchmarks/standing_stats.py --workdir W
-        [--batches 0 25 100 400] [--num 10000] [--seed 1] [--inception --inception-weights W.npz] [--json out.json]
+        [--batches 0 25 100 400] [--draws 1] [--num 10000] [--seed 1] [--inception --inception-weights W.npz]
+        [--json out.json]
 
 For each ``--batches`` count K (0: the live generator's running statistics, as
 before ``--standing-stats``; else ``trainer.sampling_stats`` with K batches of the
@@ -10,6 +11,9 @@ generator (``experiments.evaluate``'s noise for ``--seed``) are measured as
 ``experiments.evaluate`` measures them: FCD, KID, precision and recall against
 the 10,000 test images, and with ``--inception`` the Inception FID (about 10
 minutes each on a 2-core CPU). Also timed: computing the statistics.
+``--draws D`` repeats each K > 0 with D draws of the statistics' own noise (that
+of run seeds s, s + 1, ...; the samples' noise stays the run's): how much the
+metrics move with that noise alone.
 """
 
 import argparse
@@ -35,6 +39,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", required=True, help="a run trained with --ema-decay")
     parser.add_argument("--batches", type=int, nargs="+", default=[0, 25, 100, 400])
+    parser.add_argument("--draws", type=int, default=1)
     parser.add_argument("--num", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--inception", action="store_true")
@@ -50,24 +55,26 @@ def main():
     results = {"machine": machine(), "workdir": args.workdir, "step": int(run.state.step), "num": args.num,
                "seed": args.seed, "rows": []}  # fmt: skip
     for batches in args.batches:
-        cfg = dataclasses.replace(run.cfg, standing_stats=batches)
-        trainer.sampling_stats(cfg, run.spec, run.state)  # compiled outside the timing
-        start = time.perf_counter()
-        stats = jax.block_until_ready(trainer.sampling_stats(cfg, run.spec, run.state))
-        seconds = time.perf_counter() - start
-        images = gen.draw(run._replace(cfg=cfg, batch_stats=stats), args.num, args.seed)
-        row = {"batches": batches, "stats_seconds": seconds, **fast(images)}
-        if args.inception:
-            row["fid"] = evaluation.inception_fid(images, test, args.inception_weights or None)
-        results["rows"].append(row)
-        print(json.dumps(row), flush=True)
+        for draw in range(args.draws if batches else 1):
+            cfg = dataclasses.replace(run.cfg, standing_stats=batches, seed=run.cfg.seed + draw)
+            trainer.sampling_stats(cfg, run.spec, run.state)  # compiled outside the timing
+            start = time.perf_counter()
+            stats = jax.block_until_ready(trainer.sampling_stats(cfg, run.spec, run.state))
+            seconds = time.perf_counter() - start
+            images = gen.draw(run._replace(batch_stats=stats), args.num, args.seed)
+            row = {"batches": batches, "draw": draw, "stats_seconds": seconds, **fast(images)}
+            if args.inception:
+                row["fid"] = evaluation.inception_fid(images, test, args.inception_weights or None)
+            results["rows"].append(row)
+            print(json.dumps(row), flush=True)
 
-    header = ("batches", "FCD", "KID x100", "precision", "recall", "FID", "stats s")
+    header = ("batches", "draw", "FCD", "KID x100", "precision", "recall", "FID", "stats s")
     print("\n" + " ".join(f"{h:>9s}" for h in header))
     for r in results["rows"]:
         fid = f"{r['fid']:.2f}" if "fid" in r else "-"
-        print(f"{r['batches']:9d} {r['fcd']:9.2f} {r['kid']:9.3f} {r['precision']:9.3f} {r['recall']:9.3f} "
-              f"{fid:>9s} {r['stats_seconds']:9.2f}")  # fmt: skip
+        cells = [f"{r['batches']:9d}", f"{r['draw']:9d}", f"{r['fcd']:9.2f}", f"{r['kid']:9.3f}"]
+        cells += [f"{r['precision']:9.3f}", f"{r['recall']:9.3f}", f"{fid:>9s}", f"{r['stats_seconds']:9.2f}"]
+        print(" ".join(cells))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
 
