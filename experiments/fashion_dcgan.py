@@ -275,6 +275,9 @@ def draw_images(
     return np.concatenate(chunks)
 
 
+_standing_stats = jax.jit(steps.standing_stats)
+
+
 def sampling_stats(cfg: Config, spec: DataSpec, state: GANState):
     """The BatchNorm statistics to sample ``state`` with: with --ema-decay and --standing-stats, the averaged
     generator's own (:func:`jaxgan.steps.standing_stats`, from noise fixed by the run's seed); else None,
@@ -288,9 +291,6 @@ def sampling_stats(cfg: Config, spec: DataSpec, state: GANState):
     if cfg.conditional:
         labels = jax.random.randint(jax.random.fold_in(key, 1), shape, 0, len(spec.class_names))
     return _standing_stats(state, z, labels)
-
-
-_standing_stats = jax.jit(steps.standing_stats)
 
 
 def save_epoch_grid(workdir: epath.Path, grid_images: np.ndarray, epoch: int, names: list[str] | None = None) -> None:
