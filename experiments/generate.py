@@ -10,6 +10,10 @@ bytes.
 For a class-conditional run (``experiments.fashion_cdcgan``), ``--class 7`` or
 ``--class sneaker`` draws one category; without it the classes cycle 0..9 (a
 grid then has one class per column) and an npz also holds their ``labels``.
+
+A run trained with ``--ema-decay`` is sampled as its trainer sampled it: the
+moving average of G's weights, with BatchNorm statistics of its own (the run's
+``--standing-stats``; ``jaxgan.steps.standing_stats``).
 """
 
 import dataclasses
