@@ -280,9 +280,16 @@ _standing_stats = jax.jit(steps.standing_stats)
 
 def sampling_stats(cfg: Config, spec: DataSpec, state: GANState):
     """The BatchNorm statistics to sample ``state`` with: with --ema-decay and --standing-stats, the averaged
-    generator's own (:func:`jaxgan.steps.standing_stats`, from noise fixed by the run's seed); else None,
-    the live generator's running ones."""
-    if not (cfg.ema_decay and cfg.standing_stats and state.gen_batch_stats):
+    generator's own (:func:`standing_stats`); else None, the live generator's running ones."""
+    if not (cfg.ema_decay and cfg.standing_stats):
+        return None
+    return standing_stats(cfg, spec, state)
+
+
+def standing_stats(cfg: Config, spec: DataSpec, state: GANState):
+    """:func:`jaxgan.steps.standing_stats` of the generator ``state`` samples, from --standing-stats batches
+    of --batch-size noise (and classes) fixed by the run's seed; None for a generator without BatchNorm."""
+    if not state.gen_batch_stats:
         return None
     key = jax.random.fold_in(jax.random.key(cfg.seed), 3)
     shape = (cfg.standing_stats, cfg.batch_size)
