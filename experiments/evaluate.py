@@ -1,6 +1,7 @@
 """Measures sample quality against the Fashion-MNIST test set.
 
     python -m experiments.evaluate --workdir runs/fashion_dcgan/seed0 [--num 10000] [--inception]
+        [--step S] [--average N]   (which checkpoint, or a mean of several: as experiments.generate)
     python -m experiments.evaluate --samples samples.npz [--inception]
 
 Prints a table and writes ``eval.json`` (into the workdir, or beside the
@@ -30,6 +31,10 @@ class Config:
     samples: str = cli.flag("", "or an npz holding uint8 'images' [N, H, W, C]")
     num: int = cli.flag(10000, "samples to draw from --workdir")
     seed: int = cli.flag(0, "sampling seed for --workdir")
+    step: int = cli.flag(0, "the checkpoint of --workdir to sample, by its step (0: the latest)")
+    average: int = cli.flag(
+        0, "sample the mean of the generators of the run's last N epoch-end checkpoints, up to --step (0: off)"
+    )
     inception: bool = cli.flag(False, "also compute the Inception FID")
     inception_weights: str = cli.flag(
         os.environ.get("JAXGAN_INCEPTION_WEIGHTS", ""), "FID Inception weights npz (env JAXGAN_INCEPTION_WEIGHTS)"
@@ -60,12 +65,12 @@ def load_samples(cfg: Config) -> tuple[np.ndarray, np.ndarray | None, epath.Path
     if cfg.num < 2:
         raise UserError(f"--num must be at least 2, got {cfg.num}")
     workdir = epath.Path(cfg.workdir)
-    run = gen.load_run(workdir)
+    run = gen.load_run(workdir, cfg.step, cfg.average)
     if run.cfg.dataset != "fashion_mnist":
         raise UserError(f"{workdir} trained on {run.cfg.dataset}: evaluate measures Fashion-MNIST runs only")
     labels = gen.draw_labels(run, cfg.num, "")
     images = gen.draw(run, cfg.num, cfg.seed, labels)
-    source = {"workdir": str(workdir), "step": int(run.state.step), "seed": cfg.seed,
+    source = {"workdir": str(workdir), "step": int(run.state.step), "average": cfg.average, "seed": cfg.seed,
               "standing_stats": run.cfg.standing_stats if run.batch_stats is not None else 0}  # fmt: skip
     return images, labels, workdir / "eval.json", source
 

@@ -49,6 +49,11 @@ class Config:
     noise_dim: int = cli.flag(100, "size of the generator's input noise")
     num_train: int = cli.flag(0, "train on the first N training images only (0: all 60,000), for smoke runs")
     checkpoint_every: int = cli.flag(500, "steps between checkpoints (one is also written at each epoch end)")
+    keep_every: int = cli.flag(
+        0,
+        "also keep the checkpoint of every N-th epoch's end, for generate and evaluate --step and --average "
+        "(0: only the newest 3 are kept)",
+    )
     log_every: int = cli.flag(10, "steps between per-step records in metrics.jsonl")
     steps_per_call: int = cli.flag(
         0,
@@ -97,7 +102,7 @@ class Config:
 # Fields that may change between invocations on one workdir without making it another run.
 RESUMABLE_FIELDS = (
     "epochs", "workdir", "checkpoint_every", "log_every", "eval_samples", "eval_every", "data_dir", "manual_dir",
-    "overwrite", "distributed", "steps_per_call", "convolutions", "standing_stats",
+    "overwrite", "distributed", "steps_per_call", "convolutions", "standing_stats", "keep_every",
 )  # fmt: skip
 DTYPES = ("float32", "bfloat16")
 CONVOLUTIONS = ("xla", "onednn")
@@ -165,7 +170,7 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
     if cfg.convolutions not in CONVOLUTIONS:
         raise UserError(f"--convolutions must be one of {', '.join(CONVOLUTIONS)}, got {cfg.convolutions!r}")
-    for name in ("num_train", "eval_samples", "standing_stats"):
+    for name in ("num_train", "eval_samples", "standing_stats", "keep_every"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name.replace('_', '-')} must be 0 (see --help) or positive, got {getattr(cfg, name)}")
 
@@ -443,7 +448,7 @@ def _train(cfg: Config) -> int:
 
     if lead:
         prepare_workdir(cfg, workdir, wipe)
-    mngr = checkpoint.manager(workdir / "checkpoints")
+    mngr = checkpoint.manager(workdir / "checkpoints", keep_period=cfg.keep_every * steps_per_epoch or None)
     initial = parallel.put_replicated(build_state(cfg, spec), mesh)
     state = checkpoint.restore_latest(mngr, initial, warn=warn, set_aside=lead)
     state = initial if state is None else state
@@ -550,7 +555,7 @@ def _train(cfg: Config) -> int:
                 log.write(step, record)
                 log.flush()
                 save_epoch_grid(workdir, images_grid, epoch + 1, row_names)
-            saver.save(state)
+            saver.save(state, epoch=epoch + 1)
             if summaries:
                 summaries.update()
             print(

@@ -14,6 +14,11 @@ grid then has one class per column) and an npz also holds their ``labels``.
 A run trained with ``--ema-decay`` is sampled as its trainer sampled it: the
 moving average of G's weights, with BatchNorm statistics of its own (the run's
 ``--standing-stats``; ``jaxgan.steps.standing_stats``).
+
+``--step S`` samples the checkpoint of step S instead of the latest.
+``--average N`` samples the mean of the generators (their moving averages, with
+``--ema-decay``) of the run's last N epoch-end checkpoints, which a run trained
+with ``--keep-every`` keeps (``jaxgan.steps.average_generators``).
 """
 
 import dataclasses
@@ -29,7 +34,7 @@ from etils import epath
 
 from experiments import cli
 from experiments import fashion_dcgan as trainer
-from jaxgan import checkpoint, files, plots, sampling
+from jaxgan import checkpoint, files, plots, sampling, steps
 from jaxgan.errors import UserError
 from jaxgan.state import GANState
 
@@ -46,6 +51,10 @@ class Config:
         0, "write a GIF (--out F.gif) of --num latent walks, each looping through this many random points (0: off)"
     )
     class_: str = cli.flag("", "class-conditional runs: draw only this class, a number 0-9 or a name such as sneaker")
+    step: int = cli.flag(0, "the checkpoint to sample, by its step (0: the latest)")
+    average: int = cli.flag(
+        0, "sample the mean of the generators of the run's last N epoch-end checkpoints, up to --step (0: off)"
+    )
 
 
 def class_index(name: str, classes: tuple[str, ...]) -> int:
@@ -99,8 +108,19 @@ def save_npz(path: epath.Path, images: np.ndarray, labels: np.ndarray | None = N
     files.write_from(path, save)
 
 
-def load_run(workdir: epath.Path) -> Run:
-    """The run's config, data spec and latest state; UserError for a folder that holds no run."""
+def load_run(workdir: epath.Path, step: int = 0, average: int = 0) -> Run:
+    """A run's config, data spec and state, to sample from.
+
+    The state is the latest intact checkpoint's, or ``step``'s. With ``average``
+    K, its generator is the mean of those of the run's last K epoch-end
+    checkpoints, up to ``step`` (``jaxgan.steps.average_generators``; the trainer
+    keeps them with ``--keep-every``), sampled with standing statistics unless
+    the run turned those off. UserError for a folder that holds no run, or
+    checkpoints it does not hold.
+    """
+    for name, value in (("step", step), ("average", average)):
+        if value < 0:
+            raise UserError(f"--{name} must be 0 (see --help) or positive, got {value}")
     config_path = workdir / "config.json"
     ckpt_dir = workdir / "checkpoints"
     if not config_path.is_file() or not ckpt_dir.is_dir():
@@ -110,10 +130,36 @@ def load_run(workdir: epath.Path) -> Run:
     run_cfg = trainer.Config(**{k: v for k, v in saved.items() if k in fields})
     spec = trainer.data_spec(run_cfg)
     mngr = checkpoint.manager(ckpt_dir, read_only=True)
-    state = checkpoint.restore_latest(mngr, trainer.build_state(run_cfg, spec), warn=trainer.warn, set_aside=False)
-    if state is None:
-        raise UserError(f"{workdir} has no checkpoint yet")
-    return Run(run_cfg, spec, state, trainer.sampling_stats(run_cfg, spec, state))
+    like = trainer.build_state(run_cfg, spec)
+    if not step and not average:
+        state = checkpoint.restore_latest(mngr, like, warn=trainer.warn, set_aside=False)
+        if state is None:
+            raise UserError(f"{workdir} has no checkpoint yet")
+        return Run(run_cfg, spec, state, trainer.sampling_stats(run_cfg, spec, state))
+    if not average:
+        if step not in mngr.all_steps():
+            raise UserError(f"{workdir} has no checkpoint at step {step}; it has steps {mngr.all_steps()}")
+        state = _restore(mngr, like, step)
+        return Run(run_cfg, spec, state, trainer.sampling_stats(run_cfg, spec, state))
+    ends = list(checkpoint.epoch_ends(mngr))
+    if step and step not in ends:
+        raise UserError(f"--average needs --step at an epoch's end; the epoch-end checkpoints of {workdir}: {ends}")
+    ends = [s for s in ends if s <= step] if step else ends
+    if len(ends) < average:
+        raise UserError(
+            f"--average {average} needs {average} epoch-end checkpoints, {workdir} holds {len(ends)} up to there: "
+            "train it with --keep-every 1 (or N, for one every N epochs) to keep them"
+        )
+    state = steps.average_generators([_restore(mngr, like, s) for s in ends[-average:]])
+    stats = trainer.standing_stats(run_cfg, spec, state) if run_cfg.standing_stats else None
+    return Run(run_cfg, spec, state, stats)
+
+
+def _restore(mngr, like: GANState, step: int) -> GANState:
+    try:
+        return checkpoint.restore(mngr, like, step)
+    except checkpoint.CorruptCheckpointError as e:
+        raise UserError(str(e)) from None
 
 
 def draw(run: Run, num: int, seed: int, labels: np.ndarray | None = None) -> np.ndarray:
@@ -147,14 +193,15 @@ def generate(cfg: Config) -> int:
         raise UserError(f"--interpolate needs at least 2 points to walk through, got {cfg.interpolate}")
     if not cfg.workdir:
         raise UserError("--workdir is required")
-    run = load_run(epath.Path(cfg.workdir))
+    run = load_run(epath.Path(cfg.workdir), cfg.step, cfg.average)
     state = run.state
+    source = f"step {int(state.step)}" + (f" (the mean of {cfg.average} epochs' generators)" if cfg.average else "")
     labels = draw_labels(run, cfg.num, cfg.class_)
     out.parent.mkdir(parents=True, exist_ok=True)
     if cfg.interpolate:
         frames = interpolation_frames(run, cfg.num, cfg.interpolate, cfg.seed, labels)
         plots.save_animation(frames, out)
-        print(f"wrote {len(frames)} frames of {cfg.num} latent walks from step {int(state.step)} to {out}")
+        print(f"wrote {len(frames)} frames of {cfg.num} latent walks from {source} to {out}")
         return 0
     images = draw(run, cfg.num, cfg.seed, labels)
     if out.suffix == ".png":
@@ -162,7 +209,7 @@ def generate(cfg: Config) -> int:
         plots.save_grid(images, out, cols=min(cols, cfg.num))
     else:
         save_npz(out, images, labels)
-    print(f"wrote {cfg.num} images from step {int(state.step)} of {cfg.workdir} to {out}")
+    print(f"wrote {cfg.num} images from {source} of {cfg.workdir} to {out}")
     return 0
 
 

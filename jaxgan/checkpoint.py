@@ -12,6 +12,7 @@ checks it and falls back to the newest checkpoint that reads back intact.
 """
 
 import concurrent.futures
+import contextlib
 import hashlib
 import os
 import time
@@ -69,25 +70,42 @@ def _digest(tree) -> str:
     return h.hexdigest()
 
 
-def manager(directory: str | os.PathLike, max_to_keep: int = 3, read_only: bool = False) -> ocp.CheckpointManager:
-    """A manager over ``directory``.
+def manager(
+    directory: str | os.PathLike, max_to_keep: int = 3, read_only: bool = False, keep_period: int | None = None
+) -> ocp.CheckpointManager:
+    """A manager over ``directory`` that keeps the newest ``max_to_keep`` checkpoints, and also every one
+    whose step is a multiple of ``keep_period``.
 
     A writer (the trainer) removes the leftovers of writes cut short when it
     opens; a reader (generate, evaluate) touches nothing, so it is safe to use
     while a run is training.
     """
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=max_to_keep, create=not read_only, cleanup_tmp_directories=not read_only, read_only=read_only
-    )
+        max_to_keep=max_to_keep, keep_period=keep_period, create=not read_only,
+        cleanup_tmp_directories=not read_only, read_only=read_only,
+    )  # fmt: skip
     directory = epath.Path(directory)
     if not files.is_remote(directory):
         directory = directory.absolute()  # orbax wants a local path absolute
     return ocp.CheckpointManager(directory, options=options, item_handlers=ocp.StandardCheckpointHandler())
 
 
-def save(mngr: ocp.CheckpointManager, state: GANState) -> None:
+def save(mngr: ocp.CheckpointManager, state: GANState, epoch: int | None = None) -> None:
+    """Saves ``state`` under its step; ``epoch``: the number of the epoch it ends, if it ends one."""
     tree = jax.device_get(_to_tree(state))  # host copies: the caller may donate the state next step
-    mngr.save(int(state.step), args=ocp.args.StandardSave(tree), custom_metadata={"sha256": _digest(tree)})
+    meta = {"sha256": _digest(tree)} | ({} if epoch is None else {"epoch": epoch})
+    mngr.save(int(state.step), args=ocp.args.StandardSave(tree), custom_metadata=meta)
+
+
+def epoch_ends(mngr: ocp.CheckpointManager) -> dict[int, int]:
+    """``{step: epoch}`` of the checkpoints that end an epoch (as ``save`` recorded it), oldest first."""
+    ends = {}
+    for step in mngr.all_steps():
+        with contextlib.suppress(Exception):  # unreadable metadata: restore reports such a checkpoint
+            epoch = (mngr.metadata(step).custom_metadata or {}).get("epoch")
+            if epoch is not None:
+                ends[step] = int(epoch)
+    return ends
 
 
 class BackgroundSaver:
@@ -105,15 +123,16 @@ class BackgroundSaver:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._pending = None
 
-    def save(self, state: GANState, check: Callable[[], None] | None = None) -> None:
-        """Saves ``state``; ``check`` runs first, in the worker, and raises to prevent the write."""
+    def save(self, state: GANState, check: Callable[[], None] | None = None, epoch: int | None = None) -> None:
+        """Saves ``state`` (which ends ``epoch``, if given); ``check`` runs first, in the worker, and raises to
+        prevent the write."""
         copy = parallel.copy(state)
         self._wait_pending()
 
         def write():
             if check is not None:
                 check()
-            save(self.mngr, copy)
+            save(self.mngr, copy, epoch)
 
         self._pending = self._pool.submit(write)
 

@@ -1,6 +1,6 @@
 """Pure training and sampling steps. Callers jit them; nothing here is jitted."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import jax
@@ -189,6 +189,22 @@ def standing_stats(state: GANState, z: jax.Array, labels: jax.Array | None = Non
 
     per_batch = jax.lax.map(moments, (z, labels))  # each leaf [K, features]
     return jax.tree.map(lambda s: jnp.mean(s, axis=0), per_batch)
+
+
+def average_generators(states: Sequence[GANState]) -> GANState:
+    """The last of ``states``, set to sample the mean of their sampled generators' parameters.
+
+    Why: the moving average of ``--ema-decay`` spans about ``1 / (1 - decay)``
+    steps, and a GAN's generator keeps circling around a better one for longer
+    than that. A uniform mean over checkpoints epochs apart (Yazıcı et al. 2019,
+    "The Unusual Effectiveness of Averaging in GAN Training") widens the window
+    after training, without retraining (BENCHMARKS.md, "Averaging checkpoints").
+    The mean's BatchNorm layers need statistics of their own: sample it with
+    :func:`standing_stats`. The mean replaces the state's moving average (or
+    becomes one where it had none), so :func:`generate` samples it.
+    """
+    mean = jax.tree.map(lambda *leaves: sum(leaves) / len(leaves), *[_sampled_params(s) for s in states])
+    return states[-1].replace(gen_ema_params=mean)
 
 
 def to_uint8(images: jax.Array) -> jax.Array:

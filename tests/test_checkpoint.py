@@ -45,6 +45,18 @@ def test_keeps_the_last_three(tmp_path):
     assert mngr.all_steps() == [2, 3, 4]
 
 
+def test_keeps_every_period_and_knows_which_checkpoints_end_epochs(tmp_path):
+    """Steps 0-9 as a run of 2-step epochs saves them (every step, the epoch ends marked), keeping every 4th."""
+    state = make_state()
+    mngr = checkpoint.manager(tmp_path, keep_period=4)
+    for step in range(10):
+        checkpoint.save(mngr, state.replace(step=state.step + step), epoch=step // 2 if step % 2 == 0 else None)
+    mngr.wait_until_finished()
+    assert mngr.all_steps() == [0, 4, 7, 8, 9]
+    reader = checkpoint.manager(tmp_path, read_only=True)
+    assert checkpoint.epoch_ends(reader) == {0: 0, 4: 2, 8: 4}
+
+
 def test_background_saves_write_the_state_as_it_was_when_saved(tmp_path):
     """Each save holds the state passed to it although the caller donates that state right after."""
     state = make_state()

@@ -120,3 +120,47 @@ def test_class_conditional_run_generates_and_evaluates_by_class(tmp_path, data_d
     assert ev.main([*ev_args, "--data-dir", data_dir]) == 0
     results = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert len(results["class_accuracy_per_class"]) == len(results["fcd_per_class"]) == 10
+
+
+def test_kept_epochs_are_sampled_by_step_and_averaged(tmp_path, data_dir, manual_dir, capsys):
+    """--keep-every 2 keeps every second epoch's end beside the newest 3 checkpoints. generate and evaluate
+    sample one by --step; --average N samples the mean of the last N epoch ends' moving averages, with
+    standing statistics of that mean."""
+    w = tmp_path / "run"
+    args = ["--workdir", w, "--epochs", 5, "--num-train", 32, "--batch-size", 16, "--eval-samples", 0,
+            "--checkpoint-every", 1000, "--keep-every", 2, "--ema-decay", 0.9, "--standing-stats", 2]  # fmt: skip
+    run_here(trainer.main, *args, data_dir=data_dir, manual_dir=manual_dir)
+    mngr = checkpoint.manager(w / "checkpoints", read_only=True)
+    assert mngr.all_steps() == [4, 6, 8, 10]  # epochs of 2 steps: epoch 2 kept, and the newest 3
+    assert checkpoint.epoch_ends(mngr) == {4: 2, 6: 3, 8: 4, 10: 5}
+    runs = {s: gen.load_run(w, step=s) for s in (4, 6, 8, 10)}
+    assert [int(r.state.step) for r in runs.values()] == [4, 6, 8, 10]
+    assert_trees_equal(runs[10].state, gen.load_run(w).state)
+
+    def mean_ema(*ss):
+        return jax.tree.map(lambda *x: sum(x) / len(x), *[runs[s].state.gen_ema_params for s in ss])
+
+    for step, average, expected in ((0, 2, (8, 10)), (8, 3, (4, 6, 8))):
+        run = gen.load_run(w, step=step, average=average)
+        assert int(run.state.step) == expected[-1]
+        for x, y in zip(jax.tree.leaves(run.state.gen_ema_params), jax.tree.leaves(mean_ema(*expected)), strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+        assert_trees_equal(run.state.gen_params, runs[expected[-1]].state.gen_params)  # training state untouched
+        stats = trainer.standing_stats(run.cfg, run.spec, run.state)
+        assert_trees_equal(run.batch_stats, stats)  # the mean's own, not the last checkpoint's
+        assert any(np.any(a != b) for a, b in zip(*map(jax.tree.leaves, (stats, runs[10].batch_stats)), strict=True))
+    out = tmp_path / "avg.npz"
+    assert gen.main(["--workdir", str(w), "--num", "4", "--average", "2", "--out", str(out)]) == 0
+    assert "from step 10 (the mean of 2 epochs' generators)" in capsys.readouterr().out
+    assert np.array_equal(np.load(out)["images"], gen.draw(gen.load_run(w, average=2), 4, 0))
+    run_here(ev.main, "--workdir", w, "--num", 20, "--step", 8, "--average", 2, manual_dir=manual_dir)
+    assert {k: json.loads((w / "eval.json").read_text())[k] for k in ("step", "average")} == {"step": 8, "average": 2}
+    for flags, message in (
+        (["--step", "5"], "no checkpoint at step 5; it has steps [4, 6, 8, 10]"),
+        (["--step", "5", "--average", "2"], "--average needs --step at an epoch's end"),
+        (["--step", "6", "--average", "3"], "--average 3 needs 3 epoch-end checkpoints, "),
+        (["--average", "-1"], "--average must be 0 (see --help) or positive, got -1"),
+    ):
+        assert gen.main(["--workdir", str(w), "--out", str(tmp_path / "x.png"), *flags]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err

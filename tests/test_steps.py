@@ -9,7 +9,7 @@ import pytest
 
 from jaxgan import losses, models, steps
 from jaxgan.state import create_state
-from tests.helpers import changed_leaves
+from tests.helpers import assert_trees_equal, changed_leaves
 
 
 def make_state(lr=1e-3):
@@ -130,6 +130,17 @@ def test_standing_stats_of_a_conditional_generator_follow_the_classes():
     first = steps.standing_stats(state, z[:1], jnp.zeros((1, 8), jnp.int32))
     both = steps.standing_stats(state, z, jnp.stack([jnp.zeros(8, jnp.int32), jnp.full(8, 7, jnp.int32)]))
     assert any(np.abs(a - b).max() > 1e-3 for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(both), strict=True))
+
+
+def test_average_generators_samples_the_mean_of_the_live_weights_without_ema(stepped):
+    """Without a moving average the states' own weights are averaged; the last state is kept otherwise."""
+    state, new, _ = stepped
+    mean = steps.average_generators([state, new])
+    for m, a, b in zip(*map(jax.tree.leaves, (mean.gen_ema_params, state.gen_params, new.gen_params)), strict=True):
+        np.testing.assert_allclose(m, (a + b) / 2, rtol=1e-6)
+    assert_trees_equal(mean.replace(gen_ema_params=None), new)
+    z = jax.random.normal(jax.random.key(2), (4, 100))
+    assert not np.allclose(steps.generate(mean, z), steps.generate(new, z))
 
 
 def test_to_uint8_rounds_and_clips():
