@@ -153,8 +153,10 @@ def test_kept_epochs_are_sampled_by_step_and_averaged(tmp_path, data_dir, manual
     assert gen.main(["--workdir", str(w), "--num", "4", "--average", "2", "--out", str(out)]) == 0
     assert "from step 10 (the mean of 2 epochs' generators)" in capsys.readouterr().out
     assert np.array_equal(np.load(out)["images"], gen.draw(gen.load_run(w, average=2), 4, 0))
-    run_here(ev.main, "--workdir", w, "--num", 20, "--step", 8, "--average", 2, manual_dir=manual_dir)
+    evaluate = ["--workdir", w, "--num", 20, "--step", 8, "--average", 2]
+    run_here(ev.main, *evaluate, data_dir=data_dir, manual_dir=manual_dir)
     assert {k: json.loads((w / "eval.json").read_text())[k] for k in ("step", "average")} == {"step": 8, "average": 2}
+    capsys.readouterr()  # evaluate's table
     for flags, message in (
         (["--step", "5"], "no checkpoint at step 5; it has steps [4, 6, 8, 10]"),
         (["--step", "5", "--average", "2"], "--average needs --step at an epoch's end"),
