@@ -25,9 +25,10 @@
 #       names the FID weights, their Inception FID on the GPU (about 2 minutes of the budget).
 # best: issue 5's FID target: the best recipe (hinge + EMA 0.999 + Radford Adam, FID 13.5 after 165 epochs) beside
 #       the same with EMA 0.9999 (a 10-epoch horizon for runs of hundreds of epochs), side by side for the whole
-#       budget, 100 steps a call, the metrics every 25 epochs; then 10,000 samples of each (their Inception FID
-#       computed there with JAXGAN_INCEPTION_WEIGHTS, or here from the samples: 87 MB of weights exceed one
-#       call's 64 MiB of carried files).
+#       budget, 100 steps a call, the metrics every 25 epochs, every 5th epoch's checkpoint kept; then 10,000
+#       samples of each, and of each one's mean generator over its last 4 kept epochs (--average 4) (their
+#       Inception FID computed there with JAXGAN_INCEPTION_WEIGHTS, or here from the samples: 87 MB of weights
+#       exceed one call's 64 MiB of carried files).
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
 # EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2").
 set -u
@@ -63,12 +64,14 @@ pack() {  # names...: each run's folder, without checkpoints and GIF, to $OUT/<n
   done
   ls -la "$OUT"; echo "done after $(( $(date +%s) - T0 )) s"
 }
-fid() {  # names...: the Inception FID of each run's samples_10k.npz, if JAXGAN_INCEPTION_WEIGHTS is set
+fid() {  # names...: the Inception FID of each run's samples_10k*.npz, if JAXGAN_INCEPTION_WEIGHTS is set
   [ -n "${JAXGAN_INCEPTION_WEIGHTS:-}" ] || return 0
   for name in "$@"; do
-    python3 -m benchmarks.offline_data run .gpu/data experiments.evaluate --samples "$R/$name/samples_10k.npz" \
-      --inception --json > "$R/$name/fid.log" 2>&1
-    echo "$name: $(tail -1 "$R/$name/fid.log")"
+    for samples in "$R/$name"/samples_10k*.npz; do
+      python3 -m benchmarks.offline_data run .gpu/data experiments.evaluate --samples "$samples" \
+        --inception --json > "${samples%.npz}.fid.log" 2>&1
+      echo "$name $(basename "$samples"): $(tail -1 "${samples%.npz}.fid.log")"
+    done
   done
 }
 radford=(--learning-rate 2e-4 --beta1 0.5 --epochs 500 --checkpoint-every 1000000)
@@ -162,7 +165,8 @@ long() {
 }
 
 best() {
-  local gen="python3 -m experiments.generate --seed 1" recipe=("${radford[@]}" --loss hinge --eval-every 25)
+  local gen="python3 -m experiments.generate --seed 1"
+  local recipe=("${radford[@]}" --loss hinge --eval-every 25 --keep-every 5)
   export XLA_PYTHON_CLIENT_MEM_FRACTION=0.4 JAX_COMPILATION_CACHE_DIR=/tmp/xla-cache
   local secs=$(( $(left) - 90 ))
   train hinge_ema_best   "$secs" fashion_dcgan --seed 0 "${recipe[@]}" --ema-decay 0.999 &
@@ -170,6 +174,7 @@ best() {
   wait
   for name in hinge_ema_best hinge_ema4_best; do
     $gen --workdir "$R/$name" --num 10000 --out "$R/$name/samples_10k.npz" &
+    $gen --workdir "$R/$name" --num 10000 --average 4 --out "$R/$name/samples_10k_average4.npz" &
   done
   wait
   fid hinge_ema_best hinge_ema4_best
