@@ -150,7 +150,7 @@ def load_run(workdir: epath.Path, step: int = 0, average: int = 0) -> Run:
             f"--average {average} needs {average} epoch-end checkpoints, {workdir} holds {len(ends)} up to there: "
             "train it with --keep-every 1 (or N, for one every N epochs) to keep them"
         )
-    state = steps.average_generators([_restore(mngr, like, s) for s in ends[-average:]])
+    state = steps.average_generators(_restore(mngr, like, s) for s in ends[-average:])
     stats = trainer.standing_stats(run_cfg, spec, state) if run_cfg.standing_stats else None
     return Run(run_cfg, spec, state, stats)
 

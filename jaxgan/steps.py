@@ -1,6 +1,6 @@
 """Pure training and sampling steps. Callers jit them; nothing here is jitted."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from functools import partial
 
 import jax
@@ -191,7 +191,7 @@ def standing_stats(state: GANState, z: jax.Array, labels: jax.Array | None = Non
     return jax.tree.map(lambda s: jnp.mean(s, axis=0), per_batch)
 
 
-def average_generators(states: Sequence[GANState]) -> GANState:
+def average_generators(states: Iterable[GANState]) -> GANState:
     """The last of ``states``, set to sample the mean of their sampled generators' parameters.
 
     Why: the moving average of ``--ema-decay`` spans about ``1 / (1 - decay)``
@@ -201,10 +201,15 @@ def average_generators(states: Sequence[GANState]) -> GANState:
     after training, without retraining (BENCHMARKS.md, "Averaging checkpoints").
     The mean's BatchNorm layers need statistics of their own: sample it with
     :func:`standing_stats`. The mean replaces the state's moving average (or
-    becomes one where it had none), so :func:`generate` samples it.
+    becomes one where it had none), so :func:`generate` samples it. ``states``
+    may be a generator: one state at a time is held, beside the running sum.
     """
-    mean = jax.tree.map(lambda *leaves: sum(leaves) / len(leaves), *[_sampled_params(s) for s in states])
-    return states[-1].replace(gen_ema_params=mean)
+    total, count = None, 0
+    for state in states:
+        params = _sampled_params(state)
+        total = params if total is None else jax.tree.map(jnp.add, total, params)
+        count += 1
+    return state.replace(gen_ema_params=jax.tree.map(lambda t: t / count, total))
 
 
 def to_uint8(images: jax.Array) -> jax.Array:
