@@ -53,7 +53,7 @@ def main():
     print(f"\n{'epochs':>7s} {'step':>7s} {'FCD':>7s} {'KID x100':>9s} {'precision':>9s} {'recall':>7s} {'load s':>7s}")
     for r in results["rows"]:
         print(
-            f"{r['average']:7d} {r['step']:7d} {r['fcd']:7.2f} {100 * r['kid']:9.3f} {r['precision']:9.3f} "
+            f"{r['average']:7d} {r['step']:7d} {r['fcd']:7.2f} {r['kid']:9.3f} {r['precision']:9.3f} "
             f"{r['recall']:7.3f} {r['load_seconds']:7.1f}"
         )
     if args.json:
