@@ -131,16 +131,23 @@ def load_run(workdir: epath.Path, step: int = 0, average: int = 0) -> Run:
     spec = trainer.data_spec(run_cfg)
     mngr = checkpoint.manager(ckpt_dir, read_only=True)
     like = trainer.build_state(run_cfg, spec)
-    if not step and not average:
+    if average:
+        state = _average(workdir, mngr, like, step, average)
+        stats = trainer.standing_stats(run_cfg, spec, state) if run_cfg.standing_stats else None
+        return Run(run_cfg, spec, state, stats)
+    if step:
+        if step not in (saved_steps := mngr.all_steps()):
+            raise UserError(f"{workdir} has no checkpoint at step {step}; it has steps {saved_steps}")
+        state = _restore(mngr, like, step)
+    else:
         state = checkpoint.restore_latest(mngr, like, warn=trainer.warn, set_aside=False)
         if state is None:
             raise UserError(f"{workdir} has no checkpoint yet")
-        return Run(run_cfg, spec, state, trainer.sampling_stats(run_cfg, spec, state))
-    if not average:
-        if step not in mngr.all_steps():
-            raise UserError(f"{workdir} has no checkpoint at step {step}; it has steps {mngr.all_steps()}")
-        state = _restore(mngr, like, step)
-        return Run(run_cfg, spec, state, trainer.sampling_stats(run_cfg, spec, state))
+    return Run(run_cfg, spec, state, trainer.sampling_stats(run_cfg, spec, state))
+
+
+def _average(workdir: epath.Path, mngr, like: GANState, step: int, average: int) -> GANState:
+    """The state whose generator is the mean of the last ``average`` epoch ends' up to ``step`` (0: the latest)."""
     ends = list(checkpoint.epoch_ends(mngr))
     if step and step not in ends:
         raise UserError(f"--average needs --step at an epoch's end; the epoch-end checkpoints of {workdir}: {ends}")
@@ -150,9 +157,7 @@ def load_run(workdir: epath.Path, step: int = 0, average: int = 0) -> Run:
             f"--average {average} needs {average} epoch-end checkpoints, {workdir} holds {len(ends)} up to there: "
             "train it with --keep-every 1 (or N, for one every N epochs) to keep them"
         )
-    state = steps.average_generators(_restore(mngr, like, s) for s in ends[-average:])
-    stats = trainer.standing_stats(run_cfg, spec, state) if run_cfg.standing_stats else None
-    return Run(run_cfg, spec, state, stats)
+    return steps.average_generators(_restore(mngr, like, s) for s in ends[-average:])
 
 
 def _restore(mngr, like: GANState, step: int) -> GANState:
