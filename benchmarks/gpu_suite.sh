@@ -10,6 +10,7 @@
 #   OUT=results BUDGET=520 bash benchmarks/gpu_suite.sh scan
 #   OUT=results BUDGET=540 JAXGAN_INCEPTION_WEIGHTS=W.npz bash benchmarks/gpu_suite.sh long
 #   OUT=results BUDGET=540 bash benchmarks/gpu_suite.sh best
+#   OUT=results BUDGET=560 bash benchmarks/gpu_suite.sh fast
 #
 # main: 1. the default recipe, 50 epochs, alone on the GPU (wall time, img/s);
 #       2. side by side until the budget runs out: recipe candidates and the 64/128-pixel Radford nets,
@@ -29,8 +30,14 @@
 #       samples of each, and of each one's mean generator over its last 4 kept epochs (--average 4) (their
 #       Inception FID computed there with JAXGAN_INCEPTION_WEIGHTS, or here from the samples: 87 MB of weights
 #       exceed one call's 64 MiB of carried files).
+# fast: issue 4's 60-second goal and issue 5's larger batches. 1. The scanned step (100 a call) with XLA's default
+#       command buffers (CUDA graphs), with loops and conditionals captured too, and with none (benchmarks/
+#       steps_per_call.py, each in its own process, compilation cache off); 2. the default recipe, 50 epochs alone
+#       with the faster flags, twice: a first run (empty compilation cache) and a repeated one (its cache warm);
+#       3. the best recipe at batch 256 (plain, with DiffAugment, with lr 4e-4) side by side until the budget,
+#       then 10,000 samples of each. Probe logs come back as $OUT/probes.tgz.
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
-# EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2").
+# EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2", and PROBE_STEPS=100).
 set -u
 PART=${1:?main, conditional, scan, long or best}
 BUDGET=${BUDGET:-520}
@@ -56,11 +63,13 @@ train() {  # name seconds module flags...: one training run, stopped by SIGTERM 
     --workdir "$R/$name" "$@" ${EXTRA:-} > "$R/$name.log" 2>&1
   echo "$name: exit $? after $(( $(date +%s) - T0 )) s of the budget"
 }
-pack() {  # names...: each run's folder, without checkpoints and GIF, to $OUT/<name>.tgz
+pack() {  # names...: each run's folder, without checkpoints and GIF, to $OUT/<name>.tgz (THIN=1: nor TensorBoard
+  # files, and only every 10th epoch's grid: one file back may hold 16 MiB)
   for name in "$@"; do
     [ -d "$R/$name" ] || continue
     cp "$R/$name.log" "$R/$name/train.log"
-    (cd "$R" && tar czf "$OUT/$name.tgz" --exclude=checkpoints --exclude=progression.gif "$name")
+    (cd "$R" && tar czf "$OUT/$name.tgz" --exclude=checkpoints --exclude=progression.gif ${THIN:+--exclude=tensorboard \
+      --exclude="epoch_??[1-9].png"} "$name")
   done
   ls -la "$OUT"; echo "done after $(( $(date +%s) - T0 )) s"
 }
@@ -179,6 +188,46 @@ best() {
   wait
   fid hinge_ema_best hinge_ema4_best
   pack hinge_ema_best hinge_ema4_best
+}
+
+fast() {
+  local gen="python3 -m experiments.generate --seed 1" cb=--xla_gpu_enable_command_buffer
+  local graphs="$cb=FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,CONDITIONAL,WHILE" name
+  mkdir -p "$R/probes"
+  for name in default graphs none; do
+    case $name in default) flags="" ;; graphs) flags=$graphs ;; none) flags="$cb=" ;; esac
+    XLA_FLAGS=$flags JAX_ENABLE_COMPILATION_CACHE=false XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 timeout 90 \
+      python3 -m benchmarks.steps_per_call --lengths 100 --repeats 3 --steps "${PROBE_STEPS:-1000}" \
+      --json "$R/probes/steps_per_call_$name.json" > "$R/probes/steps_per_call_$name.log" 2>&1
+    echo "probe $name ($flags): exit $? $(grep -A1 steps/call "$R/probes/steps_per_call_$name.log" | tail -1)"
+  done
+  local best=$(cd "$R/probes" && python3 -c "
+import glob, json
+rates = {f[15:-5]: json.load(open(f))['img_per_s']['100'] for f in glob.glob('steps_per_call_*.json')}
+print(max(rates, key=rates.get) if rates else 'default')")
+  case $best in graphs) export XLA_FLAGS=$graphs ;; none) export XLA_FLAGS="$cb=" ;; esac
+  echo "fastest: $best, XLA_FLAGS=${XLA_FLAGS:-}" | tee "$R/probes/fastest.txt"
+  export JAX_COMPILATION_CACHE_DIR=/tmp/xla-cache XLA_PYTHON_CLIENT_MEM_FRACTION=0.75
+  rm -rf "$JAX_COMPILATION_CACHE_DIR"
+  for name in default_first default_repeat; do
+    local start=$(date +%s%N)
+    train "$name" 150 fashion_dcgan --seed 0 --eval-every 50
+    echo "$name wall_ms $(( ($(date +%s%N) - start) / 1000000 ))" | tee "$R/$name.wall" "$R/probes/$name.wall"
+    grep -E "compiled|epoch 50" "$R/$name.log" | tail -2
+  done
+  export XLA_PYTHON_CLIENT_MEM_FRACTION=0.25
+  local recipe=("${radford[@]}" --loss hinge --ema-decay 0.999 --batch-size 256 --eval-every 20)
+  local secs=$(( $(left) - 80 ))
+  train b256      "$secs" fashion_dcgan --seed 0 "${recipe[@]}" &
+  train b256_da   "$secs" fashion_dcgan --seed 0 "${recipe[@]}" --diffaugment translation,cutout &
+  train b256_lr4  "$secs" fashion_dcgan --seed 0 "${recipe[@]}" --learning-rate 4e-4 &
+  wait
+  for name in b256 b256_da b256_lr4; do
+    $gen --workdir "$R/$name" --num 10000 --out "$R/$name/samples_10k.npz" &
+  done
+  wait
+  (cd "$R" && tar czf "$OUT/probes.tgz" probes)
+  THIN=1 pack default_first default_repeat b256 b256_da b256_lr4
 }
 
 "$PART"

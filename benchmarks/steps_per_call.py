@@ -1,12 +1,13 @@
 """Training throughput of the DCGAN's step dispatched one at a time vs as one ``lax.scan`` of n steps.
 
-    python -m benchmarks.steps_per_call [--lengths 1 10 100] [--repeats 5] [--json out.json]
+    python -m benchmarks.steps_per_call [--lengths 1 10 100] [--repeats 5] [--batch-size 64] [--json out.json]
 
 What ``--steps-per-call n`` of the trainer changes: ``jaxgan.steps.repeat(step, n)``,
 jitted, over the real trainer's step (batch gathered from device-resident images by
-``parallel.epoch_step``), batch 64. Each timing is the median of ``--repeats`` runs
-of ``--steps`` steps after compilation, the lengths alternating so that machine
-noise hits all alike. Prints img/s per length and the best length (also in the JSON).
+``parallel.epoch_step``), batch 64 unless ``--batch-size`` says otherwise. Each
+timing is the median of ``--repeats`` runs of ``--steps`` steps after compilation,
+the lengths alternating so that machine noise hits all alike. Prints img/s per
+length and the best length (also in the JSON).
 """
 
 import argparse
@@ -27,12 +28,14 @@ def main():
     parser.add_argument("--lengths", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=200, help="steps per timed run (a multiple of every length)")
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     if any(args.steps % n for n in args.lengths):
         parser.error(f"--steps {args.steps} is not a multiple of every length in {args.lengths}")
 
-    cfg, batch, num_images = trainer.Config(), 64, 6400
+    cfg, batch = trainer.Config(batch_size=args.batch_size), args.batch_size
+    num_images = 100 * batch
     spec = trainer.DataSpec((28, 28, 1), 28, ())
     mesh = parallel.make_mesh()
     images = jax.random.randint(jax.random.key(0), (num_images, 28, 28, 1), 0, 256).astype(jnp.uint8)
