@@ -11,6 +11,7 @@
 #   OUT=results BUDGET=540 JAXGAN_INCEPTION_WEIGHTS=W.npz bash benchmarks/gpu_suite.sh long
 #   OUT=results BUDGET=540 bash benchmarks/gpu_suite.sh best
 #   OUT=results BUDGET=560 bash benchmarks/gpu_suite.sh fast
+#   OUT=results BUDGET=300 bash benchmarks/gpu_suite.sh determinism
 #
 # main: 1. the default recipe, 50 epochs, alone on the GPU (wall time, img/s);
 #       2. side by side until the budget runs out: recipe candidates and the 64/128-pixel Radford nets,
@@ -36,6 +37,9 @@
 #       with the faster flags, twice: a first run (empty compilation cache) and a repeated one (its cache warm);
 #       3. the best recipe at batch 256 (plain, with DiffAugment, with lr 4e-4) side by side until the budget,
 #       then 10,000 samples of each. Probe logs come back as $OUT/probes.tgz.
+# determinism: what XLA_FLAGS=--xla_gpu_deterministic_ops=true (docs/reliability.md) costs and gives: the scanned
+#       step's img/s with and without it, then the default recipe for 3 epochs twice with it and twice without,
+#       and whether each pair's metrics.jsonl agree (timings aside). Its logs come back as $OUT/determinism.tgz.
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
 # EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2", and PROBE_STEPS=100).
 set -u
@@ -228,6 +232,33 @@ print(max(rates, key=rates.get) if rates else 'default')")
   wait
   (cd "$R" && tar czf "$OUT/probes.tgz" probes)
   THIN=1 pack default_first default_repeat b256 b256_da b256_lr4
+}
+
+determinism() {
+  local det=--xla_gpu_deterministic_ops=true name
+  mkdir -p "$R/determinism"
+  for name in plain deterministic plain deterministic; do  # twice each, alternating: noise hits both
+    local flags=; [ "$name" = deterministic ] && flags=$det
+    XLA_FLAGS=$flags JAX_ENABLE_COMPILATION_CACHE=false XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 timeout 90 \
+      python3 -m benchmarks.steps_per_call --lengths 100 --repeats 3 --steps "${PROBE_STEPS:-1000}" \
+      > "$R/determinism/steps_per_call_$name.log" 2>&1
+    echo "probe $name: exit $? $(grep -A1 steps/call "$R/determinism/steps_per_call_$name.log" | tail -1)" |
+      tee -a "$R/determinism/probes.txt"
+  done
+  for name in plain_1 plain_2 deterministic_1 deterministic_2; do
+    local flags=; [ "${name%_*}" = deterministic ] && flags=$det
+    XLA_FLAGS=$flags XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 train "$name" 120 fashion_dcgan --seed 0 --epochs 3
+    cp "$R/$name/metrics.jsonl" "$R/determinism/$name.jsonl"
+  done
+  (cd "$R/determinism" && python3 -c "
+import json
+def records(name):  # each record without its timings
+    return [{k: v for k, v in json.loads(line).items() if k not in ('epoch_time_s', 'img_per_s')}
+            for line in open(name + '.jsonl')]
+for name in ('plain', 'deterministic'):
+    same = records(name + '_1') == records(name + '_2')
+    print(name, 'runs agree' if same else 'runs differ')" | tee agreement.txt)
+  (cd "$R" && tar czf "$OUT/determinism.tgz" determinism)
 }
 
 "$PART"

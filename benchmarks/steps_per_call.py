@@ -40,7 +40,8 @@ def main():
     mesh = parallel.make_mesh()
     images = jax.random.randint(jax.random.key(0), (num_images, 28, 28, 1), 0, 256).astype(jnp.uint8)
     images, perm = parallel.put_replicated((images, jnp.arange(num_images)), mesh)
-    step = parallel.epoch_step(trainer.train_step_of(cfg), mesh, num_images // batch, batch, spec.side)
+    steps_per_epoch = num_images // batch
+    step = parallel.epoch_step(trainer.train_step_of(cfg, steps_per_epoch), mesh, steps_per_epoch, batch, spec.side)
     runs, compile_s = {}, {}
     for n in args.lengths:
         t0 = time.perf_counter()

@@ -46,6 +46,11 @@ class Config:
     batch_size: int = cli.flag(64, "images per step")
     learning_rate: float = cli.flag(1e-4, "Adam learning rate of both networks")
     beta1: float = cli.flag(0.9, "Adam beta1 (the tutorial keeps Keras' 0.9; Radford et al. use 0.5)")
+    lr_decay_epochs: int = cli.flag(
+        0,
+        "the learning rate falls linearly to 0 over the last N epochs (0: constant); a finished run can be "
+        "continued with one: --epochs <more> --lr-decay-epochs <the extra epochs>",
+    )
     noise_dim: int = cli.flag(100, "size of the generator's input noise")
     num_train: int = cli.flag(0, "train on the first N training images only (0: all 60,000), for smoke runs")
     checkpoint_every: int = cli.flag(500, "steps between checkpoints (one is also written at each epoch end)")
@@ -102,7 +107,7 @@ class Config:
 # Fields that may change between invocations on one workdir without making it another run.
 RESUMABLE_FIELDS = (
     "epochs", "workdir", "checkpoint_every", "log_every", "eval_samples", "eval_every", "data_dir", "manual_dir",
-    "overwrite", "distributed", "steps_per_call", "convolutions", "standing_stats", "keep_every",
+    "overwrite", "distributed", "steps_per_call", "convolutions", "standing_stats", "keep_every", "lr_decay_epochs",
 )  # fmt: skip
 DTYPES = ("float32", "bfloat16")
 CONVOLUTIONS = ("xla", "onednn")
@@ -170,9 +175,11 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--dtype must be one of {', '.join(DTYPES)}, got {cfg.dtype!r}")
     if cfg.convolutions not in CONVOLUTIONS:
         raise UserError(f"--convolutions must be one of {', '.join(CONVOLUTIONS)}, got {cfg.convolutions!r}")
-    for name in ("num_train", "eval_samples", "standing_stats", "keep_every"):
+    for name in ("num_train", "eval_samples", "standing_stats", "keep_every", "lr_decay_epochs"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name.replace('_', '-')} must be 0 (see --help) or positive, got {getattr(cfg, name)}")
+    if cfg.lr_decay_epochs > cfg.epochs:
+        raise UserError(f"--lr-decay-epochs {cfg.lr_decay_epochs} is more than --epochs {cfg.epochs}")
 
 
 def check_workdir(cfg: Config, workdir: epath.Path) -> bool:
@@ -208,14 +215,16 @@ def build_state(cfg: Config, spec: DataSpec | None = None) -> GANState:
     return create_state(init_key, gen, disc, tx, tx, cfg.noise_dim, spec.image_shape, ema=cfg.ema_decay > 0)
 
 
-def train_step_of(cfg: Config):
-    """``train_step`` with the run's loss, D steps, EMA and augmentation bound (pure, unjitted)."""
+def train_step_of(cfg: Config, steps_per_epoch: int):
+    """``train_step`` with the run's loss, D steps, EMA, augmentation and decay bound (pure, unjitted)."""
+    decay_steps = cfg.lr_decay_epochs * steps_per_epoch
     return partial(
         steps.train_step,
         loss=losses.LOSSES[cfg.loss],
         disc_steps=cfg.disc_steps,
         ema_decay=cfg.ema_decay,
         augment=augment.diff_augment(cfg.diffaugment) if cfg.diffaugment else None,
+        lr_scale=steps.linear_decay(cfg.epochs * steps_per_epoch, decay_steps) if decay_steps else None,
     )
 
 
@@ -465,7 +474,9 @@ def _train(cfg: Config) -> int:
     labels = parallel.put_replicated(train_set["label"].astype(np.int32), mesh) if cfg.conditional else None
     key = data_key(cfg)
     permutation = jax.jit(data.epoch_permutation, static_argnums=2, out_shardings=parallel.replicated(mesh))
-    epoch_step = parallel.epoch_step(train_step_of(cfg), mesh, steps_per_epoch, cfg.batch_size, spec.side)
+    epoch_step = parallel.epoch_step(
+        train_step_of(cfg, steps_per_epoch), mesh, steps_per_epoch, cfg.batch_size, spec.side
+    )
     t0 = time.perf_counter()
     perm = permutation(key, start_step // steps_per_epoch, num_images)
     # The call lengths this run meets: its first (a resumed run may start off a boundary), a full one

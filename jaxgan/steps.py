@@ -18,6 +18,7 @@ def train_step(
     disc_steps: int = 1,
     ema_decay: float = 0.999,
     augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None,
+    lr_scale: Callable[[jax.Array], jax.Array] | None = None,
 ) -> tuple[GANState, dict]:
     """One simultaneous update of G and D (the TF DCGAN tutorial's step).
 
@@ -40,6 +41,11 @@ def train_step(
       augment: ``(key, images) -> images``, applied to the real and the
         generated batch (independently drawn) wherever D sees them, e.g.
         ``augment.diff_augment("color,translation,cutout")``.
+      lr_scale: ``step -> factor`` multiplying both networks' optimizer updates: with
+        Adam, exactly a learning-rate schedule (e.g. :func:`linear_decay`). It reads
+        ``state.step`` instead of living in optax, so the optimizer state has the same
+        structure with and without it, and a finished run's checkpoint can be
+        continued with a decay.
     Returns:
       The next state and a flat dict of scalar metrics.
     """
@@ -84,6 +90,9 @@ def train_step(
 
     gen_updates, gen_opt_state = state.gen_tx.update(gen_grads, state.gen_opt_state, state.gen_params)
     disc_updates, disc_opt_state = state.disc_tx.update(disc_grads, state.disc_opt_state, state.disc_params)
+    if lr_scale is not None:
+        factor = lr_scale(state.step)
+        gen_updates, disc_updates = jax.tree.map(lambda u: factor * u, (gen_updates, disc_updates))
     gen_fields = {
         "gen_params": optax.apply_updates(state.gen_params, gen_updates),
         "gen_batch_stats": batch_stats,
@@ -110,6 +119,21 @@ def train_step(
         "disc/fake_prob": jnp.mean(jax.nn.sigmoid(fake_logits)),  # mean D(G(z))
     }
     return new_state, metrics
+
+
+def linear_decay(total_steps: int, decay_steps: int) -> Callable[[jax.Array], jax.Array]:
+    """``step -> factor``: 1 up to step ``total_steps - decay_steps``, then falling linearly to
+    ``1 / decay_steps`` at the last step, ``total_steps - 1`` (``train_step``'s ``lr_scale``).
+
+    A constant learning rate leaves the weights jittering about where the EMA can
+    only average them; annealing it to zero over the last stretch is the usual way
+    to end GAN training runs (Miyato et al. 2018, SN-GAN).
+    """
+
+    def factor(step: jax.Array) -> jax.Array:
+        return jnp.clip((total_steps - step) / decay_steps, 0.0, 1.0)
+
+    return factor
 
 
 def repeat(step: Callable, num_steps: int) -> Callable:

@@ -57,6 +57,8 @@ def test_a_bucket_that_cannot_be_written_fails_with_one_line():
         (["--ema-decay", "1"], "--ema-decay must be in [0, 1), got 1.0"),
         (["--standing-stats", "-1"], "--standing-stats must be 0 (see --help) or positive, got -1"),
         (["--keep-every", "-2"], "--keep-every must be 0 (see --help) or positive, got -2"),
+        (["--lr-decay-epochs", "-1"], "--lr-decay-epochs must be 0 (see --help) or positive, got -1"),
+        (["--epochs", "3", "--lr-decay-epochs", "4"], "--lr-decay-epochs 4 is more than --epochs 3"),
         (["--convolutions", "mkl"], "--convolutions must be one of xla, onednn, got 'mkl'"),
         (
             ["--diffaugment", "color,flip"],

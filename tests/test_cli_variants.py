@@ -13,7 +13,7 @@ from experiments import evaluate as ev
 from experiments import fashion_dcgan as trainer
 from experiments import generate as gen
 from jaxgan import checkpoint, onednn, xla_flags
-from tests.helpers import assert_trees_equal, final_state, run_here, step_records
+from tests.helpers import NO_EVAL, assert_trees_equal, final_state, run_here, step_records
 
 
 def test_steps_per_call_runs_scans_that_resume_bit_identically(tmp_path, data_dir, manual_dir):
@@ -166,3 +166,21 @@ def test_kept_epochs_are_sampled_by_step_and_averaged(tmp_path, data_dir, manual
         assert gen.main(["--workdir", str(w), "--out", str(tmp_path / "x.png"), *flags]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_finished_run_continues_with_a_learning_rate_decay(tmp_path, data_dir, manual_dir):
+    """A 1-epoch run (4 steps) continued to 2 epochs with --lr-decay-epochs 1 (a resumable field), beside
+    the same continuation without it. The decay's factors for steps 4-7 are 1, 3/4, 1/2, 1/4: step 4 is
+    the undecayed step, so the records of steps 1-6 (each logged from the weights before it) agree and
+    those of steps 7 and 8 do not; the decayed run's config records the decay."""
+    data = {"data_dir": data_dir, "manual_dir": manual_dir}
+    runs = {name: tmp_path / name for name in ("constant", "decay")}
+    for name, workdir in runs.items():
+        run_here(trainer.main, "--workdir", workdir, "--epochs", 1, *NO_EVAL, **data)
+        decay = ["--lr-decay-epochs", 1] if name == "decay" else []
+        run_here(trainer.main, "--workdir", workdir, "--epochs", 2, *NO_EVAL, *decay, **data)
+    constant, decay = (step_records(w) for w in runs.values())
+    assert [r["step"] for r in decay] == list(range(1, 9))
+    assert decay[:6] == constant[:6]
+    assert all(a["disc/loss"] != b["disc/loss"] for a, b in zip(decay[6:], constant[6:], strict=True))
+    assert json.loads((runs["decay"] / "config.json").read_text())["lr_decay_epochs"] == 1

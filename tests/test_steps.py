@@ -69,6 +69,29 @@ def test_step_is_deterministic_and_depends_on_step(batch):
     assert float(mc["gen/loss"]) != float(ma["gen/loss"])
 
 
+def test_linear_decay_is_one_until_the_last_stretch_then_falls_to_zero():
+    factor = steps.linear_decay(total_steps=10, decay_steps=4)
+    got = [float(factor(jnp.int32(s))) for s in range(12)]
+    np.testing.assert_allclose(got, [1, 1, 1, 1, 1, 1, 1.0, 0.75, 0.5, 0.25, 0, 0])
+
+
+def test_lr_scale_scales_both_networks_updates_and_nothing_else(batch):
+    # Adam's update is -lr * m / (sqrt(v) + eps): scaling it by f is a step at learning rate f * lr.
+    # Moments, BatchNorm statistics and the EMA come from the gradients, which the factor leaves alone.
+    state = make_state()
+    full, _ = jax.jit(steps.train_step)(state, batch)
+    for f in (0.5, 0.0):
+        new, _ = jax.jit(partial(steps.train_step, lr_scale=lambda step, f=f: jnp.float32(f)))(state, batch)
+        for name in ("gen_params", "disc_params"):
+            moved = jax.tree.map(lambda a, b: a - b, getattr(full, name), getattr(state, name))
+            scaled = jax.tree.map(lambda a, b: a - b, getattr(new, name), getattr(state, name))
+            for x, y in zip(jax.tree.leaves(moved), jax.tree.leaves(scaled), strict=True):
+                np.testing.assert_allclose(y, f * x, rtol=1e-5, atol=1.2e-7)  # an ulp of 1 (BatchNorm scales)
+        for name in ("gen_batch_stats", "gen_opt_state", "disc_opt_state"):
+            assert_trees_equal(getattr(new, name), getattr(full, name))
+    assert not any(changed_leaves(state.gen_params, new.gen_params))  # f = 0: the weights stay
+
+
 def test_real_and_generated_batches_get_their_own_dropout_masks():
     # G's last kernel zeroed draws all-zero images (tanh(0) = 0), and the real
     # batch is all zeros too: D sees the same input twice, so only its dropout
