@@ -12,6 +12,7 @@
 #   OUT=results BUDGET=540 bash benchmarks/gpu_suite.sh best
 #   OUT=results BUDGET=560 bash benchmarks/gpu_suite.sh fast
 #   OUT=results BUDGET=300 bash benchmarks/gpu_suite.sh determinism
+#   OUT=results BUDGET=300 bash benchmarks/gpu_suite.sh saves
 #
 # main: 1. the default recipe, 50 epochs, alone on the GPU (wall time, img/s);
 #       2. side by side until the budget runs out: recipe candidates and the 64/128-pixel Radford nets,
@@ -40,6 +41,10 @@
 # determinism: what XLA_FLAGS=--xla_gpu_deterministic_ops=true (docs/reliability.md) costs and gives: the scanned
 #       step's img/s with and without it, then the default recipe for 3 epochs twice with it and twice without,
 #       and whether each pair's metrics.jsonl agree (timings aside). Its logs come back as $OUT/determinism.tgz.
+# saves: whether the mid-epoch checkpoints hold the GPU back (fast's epochs ran at 80% of the step alone): the
+#       default recipe's 50 epochs with --eval-every 50, as in fast, and the same with --checkpoint-every 1000000
+#       (epoch ends only), alternating, after a 1-epoch run has filled the compilation cache. Logs and wall
+#       times come back as $OUT/saves.tgz.
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
 # EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2", and PROBE_STEPS=100).
 set -u
@@ -259,6 +264,21 @@ for name in ('plain', 'deterministic'):
     same = records(name + '_1') == records(name + '_2')
     print(name, 'runs agree' if same else 'runs differ')" | tee agreement.txt)
   (cd "$R" && tar czf "$OUT/determinism.tgz" determinism)
+}
+
+saves() {
+  export JAX_COMPILATION_CACHE_DIR=/tmp/xla-cache XLA_PYTHON_CLIENT_MEM_FRACTION=0.75
+  mkdir -p "$R/saves"
+  train warmup 150 fashion_dcgan --seed 0 --eval-every 50 --epochs 1
+  for name in every500 epoch_ends; do
+    local start=$(date +%s%N) flags=()
+    [ "$name" = epoch_ends ] && flags=(--checkpoint-every 1000000)
+    train "$name" 150 fashion_dcgan --seed 0 --eval-every 50 "${flags[@]}"
+    echo "$name wall_ms $(( ($(date +%s%N) - start) / 1000000 ))" | tee -a "$R/saves/walls.txt"
+    cp "$R/$name/metrics.jsonl" "$R/saves/$name.jsonl"
+    cp "$R/$name.log" "$R/saves/"
+  done
+  (cd "$R" && tar czf "$OUT/saves.tgz" saves)
 }
 
 "$PART"
