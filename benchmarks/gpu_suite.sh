@@ -43,12 +43,12 @@
 #       and whether each pair's metrics.jsonl agree (timings aside). Its logs come back as $OUT/determinism.tgz.
 # saves: whether the mid-epoch checkpoints hold the GPU back (fast's epochs ran at 80% of the step alone): the
 #       default recipe's 50 epochs with --eval-every 50, as in fast, and the same with --checkpoint-every 1000000
-#       (epoch ends only), alternating, after a 1-epoch run has filled the compilation cache. Logs and wall
+#       (epoch ends only), one after the other, after a 1-epoch run has filled the compilation cache. Logs and wall
 #       times come back as $OUT/saves.tgz.
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
 # EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2", and PROBE_STEPS=100).
 set -u
-PART=${1:?main, conditional, scan, long or best}
+PART=${1:?main, conditional, scan, long, best, fast, determinism or saves}
 BUDGET=${BUDGET:-520}
 T0=$(date +%s)
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
