@@ -92,6 +92,14 @@ fid() {  # names...: the Inception FID of each run's samples_10k*.npz, if JAXGAN
     done
   done
 }
+probe() {  # folder name flags: the scanned step alone (100 a call) with XLA_FLAGS=flags, compilation cache off;
+  # its log and JSON go to folder/steps_per_call_<name>.{log,json}
+  mkdir -p "$1"
+  XLA_FLAGS=$3 JAX_ENABLE_COMPILATION_CACHE=false XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 timeout 90 \
+    python3 -m benchmarks.steps_per_call --lengths 100 --repeats 3 --steps "${PROBE_STEPS:-1000}" \
+    --json "$1/steps_per_call_$2.json" > "$1/steps_per_call_$2.log" 2>&1
+  echo "probe $2 ($3): exit $? $(grep -A1 steps/call "$1/steps_per_call_$2.log" | tail -1)"
+}
 radford=(--learning-rate 2e-4 --beta1 0.5 --epochs 500 --checkpoint-every 1000000)
 one=(--steps-per-call 1)  # main and conditional as recorded: one step a dispatch (the default until 2026-11-27)
 export XLA_PYTHON_CLIENT_MEM_FRACTION=0.15  # room for the runs side by side
@@ -202,14 +210,9 @@ best() {
 fast() {
   local gen="python3 -m experiments.generate --seed 1" cb=--xla_gpu_enable_command_buffer
   local graphs="$cb=FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,CONDITIONAL,WHILE" name
-  mkdir -p "$R/probes"
-  for name in default graphs none; do
-    case $name in default) flags="" ;; graphs) flags=$graphs ;; none) flags="$cb=" ;; esac
-    XLA_FLAGS=$flags JAX_ENABLE_COMPILATION_CACHE=false XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 timeout 90 \
-      python3 -m benchmarks.steps_per_call --lengths 100 --repeats 3 --steps "${PROBE_STEPS:-1000}" \
-      --json "$R/probes/steps_per_call_$name.json" > "$R/probes/steps_per_call_$name.log" 2>&1
-    echo "probe $name ($flags): exit $? $(grep -A1 steps/call "$R/probes/steps_per_call_$name.log" | tail -1)"
-  done
+  probe "$R/probes" default ""
+  probe "$R/probes" graphs "$graphs"
+  probe "$R/probes" none "$cb="
   local best=$(cd "$R/probes" && python3 -c "
 import glob, json
 rates = {f[15:-5]: json.load(open(f))['img_per_s']['100'] for f in glob.glob('steps_per_call_*.json')}
@@ -242,14 +245,10 @@ print(max(rates, key=rates.get) if rates else 'default')")
 determinism() {
   local det=--xla_gpu_deterministic_ops=true name
   mkdir -p "$R/determinism"
-  for name in plain deterministic plain deterministic; do  # twice each, alternating: noise hits both
-    local flags=; [ "$name" = deterministic ] && flags=$det
-    XLA_FLAGS=$flags JAX_ENABLE_COMPILATION_CACHE=false XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 timeout 90 \
-      python3 -m benchmarks.steps_per_call --lengths 100 --repeats 3 --steps "${PROBE_STEPS:-1000}" \
-      > "$R/determinism/steps_per_call_$name.log" 2>&1
-    echo "probe $name: exit $? $(grep -A1 steps/call "$R/determinism/steps_per_call_$name.log" | tail -1)" |
-      tee -a "$R/determinism/probes.txt"
-  done
+  for i in 1 2; do  # twice each, alternating: noise hits both
+    probe "$R/determinism" "plain_$i" ""
+    probe "$R/determinism" "deterministic_$i" "$det"
+  done | tee "$R/determinism/probes.txt"
   for name in plain_1 plain_2 deterministic_1 deterministic_2; do
     local flags=; [ "${name%_*}" = deterministic ] && flags=$det
     XLA_FLAGS=$flags XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 train "$name" 120 fashion_dcgan --seed 0 --epochs 3

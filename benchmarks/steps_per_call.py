@@ -34,13 +34,12 @@ def main():
     if any(args.steps % n for n in args.lengths):
         parser.error(f"--steps {args.steps} is not a multiple of every length in {args.lengths}")
 
-    cfg, batch = trainer.Config(batch_size=args.batch_size), args.batch_size
-    num_images = 100 * batch
+    cfg, batch, steps_per_epoch = trainer.Config(batch_size=args.batch_size), args.batch_size, 100
+    num_images = steps_per_epoch * batch
     spec = trainer.DataSpec((28, 28, 1), 28, ())
     mesh = parallel.make_mesh()
     images = jax.random.randint(jax.random.key(0), (num_images, 28, 28, 1), 0, 256).astype(jnp.uint8)
     images, perm = parallel.put_replicated((images, jnp.arange(num_images)), mesh)
-    steps_per_epoch = num_images // batch
     step = parallel.epoch_step(trainer.train_step_of(cfg, steps_per_epoch), mesh, steps_per_epoch, batch, spec.side)
     runs, compile_s = {}, {}
     for n in args.lengths:

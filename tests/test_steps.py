@@ -77,7 +77,7 @@ def test_linear_decay_is_one_until_the_last_stretch_then_falls_to_zero():
 
 def test_lr_scale_scales_both_networks_updates_and_nothing_else(batch):
     # Adam's update is -lr * m / (sqrt(v) + eps): scaling it by f is a step at learning rate f * lr.
-    # Moments, BatchNorm statistics and the EMA come from the gradients, which the factor leaves alone.
+    # Adam's moments and the BatchNorm statistics come from the gradients and batches, which it leaves alone.
     state = make_state()
     full, _ = jax.jit(steps.train_step)(state, batch)
     for f in (0.5, 0.0):
