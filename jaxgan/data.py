@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+import tempfile
 import urllib.parse
 import zipfile
 from pathlib import Path
@@ -204,15 +205,24 @@ class SplitCache:
             return None
 
     def write(self, arrays: dict[str, np.ndarray]) -> None:
-        """Writes the cache atomically (a temporary file, then a rename); skips it if the folder is not writable."""
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        """Writes the cache atomically (a temporary file, then a rename); skips it if the folder is not writable.
+
+        The temporary file's name is unique (``tempfile``), not derived from the
+        process id: the hosts of a pod share a data folder, and their processes
+        may well have the same pid.
+        """
+        tmp = None
         try:
-            with tmp.open("wb") as f:
+            with tempfile.NamedTemporaryFile(
+                dir=self.path.parent, prefix=f"{self.path.name}.", suffix=".tmp", delete=False
+            ) as f:
+                tmp = Path(f.name)
                 np.savez(f, source=np.array(self.source), **arrays)
             tmp.replace(self.path)
         except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)
 
 
 def _size_and_time(path: str) -> tuple[int, int]:

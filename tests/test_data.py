@@ -97,6 +97,29 @@ def test_a_stale_or_torn_cache_is_decoded_again_and_an_unwritable_one_skipped(da
     assert not list(cache.parent.glob("jaxgan-*")), "a cache or temporary file was left"
 
 
+def test_two_processes_writing_one_cache_at_once_leave_a_whole_one(tmp_path, monkeypatch):
+    """The hosts of a pod share the data folder, and their writers may have the same pid."""
+    alone = data.SplitCache(tmp_path / "alone" / "jaxgan-train.npz", source="the records")
+    cache = data.SplitCache(tmp_path / "shared" / "jaxgan-train.npz", source="the records")
+    alone.path.parent.mkdir()
+    cache.path.parent.mkdir()
+    first, second = {"image": np.zeros((64, 28, 28, 1), np.uint8)}, {"image": np.ones((640, 28, 28, 1), np.uint8)}
+    savez = np.savez
+
+    def interleaved(f, **arrays):  # the other host writes its whole cache while this one is half way through
+        f.write(b"PK")
+        monkeypatch.setattr(np, "savez", savez)
+        cache.write(second)
+        f.seek(0)
+        savez(f, **arrays)
+
+    alone.write(first)
+    monkeypatch.setattr(np, "savez", interleaved)
+    cache.write(first)
+    assert cache.path.read_bytes() == alone.path.read_bytes(), "not one writer's file"
+    assert [p.name for p in cache.path.parent.iterdir()] == ["jaxgan-train.npz"]
+
+
 def test_batches_carry_the_labels_of_their_images():
     images = jax.device_put(np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1))  # pixel value = index
     labels = jax.device_put(np.arange(40, dtype=np.int32) * 10)
