@@ -31,7 +31,7 @@ class Config(fashion_dcgan.Config):
 
     epochs: int = cli.flag(5, "passes over the training set")
     batch_size: int = cli.flag(128, "images per step")
-    learning_rate: float = cli.flag(2e-4, "Adam learning rate of both networks")
+    learning_rate: float = cli.flag(2e-4, "Adam learning rate of G, and of D unless --disc-learning-rate")
     beta1: float = cli.flag(0.5, "Adam beta1")
     checkpoint_every: int = cli.flag(1000, "steps between checkpoints (one is also written at each epoch end)")
     eval_samples: int = cli.flag(0, "unused here: the metrics' classifier knows Fashion-MNIST only")

@@ -44,7 +44,10 @@ class Config:
     workdir: str = cli.flag("", "output folder, local or gs://bucket/path; empty means runs/<experiment>/seed<seed>")
     epochs: int = cli.flag(50, "passes over the training set")
     batch_size: int = cli.flag(64, "images per step")
-    learning_rate: float = cli.flag(1e-4, "Adam learning rate of both networks")
+    learning_rate: float = cli.flag(1e-4, "Adam learning rate of G, and of D unless --disc-learning-rate")
+    disc_learning_rate: float = cli.flag(
+        0.0, "Adam learning rate of D (0: --learning-rate); a faster D is the two time-scale rule of Heusel et al."
+    )
     beta1: float = cli.flag(0.9, "Adam beta1 (the tutorial keeps Keras' 0.9; Radford et al. use 0.5)")
     lr_decay_epochs: int = cli.flag(
         0,
@@ -155,6 +158,10 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--steps-per-call must be positive, or 0 for the platform's default, got {cfg.steps_per_call}")
     if not cfg.learning_rate > 0:
         raise UserError(f"--learning-rate must be positive, got {cfg.learning_rate}")
+    if not cfg.disc_learning_rate >= 0:
+        raise UserError(
+            f"--disc-learning-rate must be positive, or 0 for --learning-rate, got {cfg.disc_learning_rate}"
+        )
     if not 0 <= cfg.beta1 < 1:
         raise UserError(f"--beta1 must be in [0, 1), got {cfg.beta1}")
     if cfg.arch not in IMAGE_SIZE:
@@ -210,9 +217,10 @@ def build_state(cfg: Config, spec: DataSpec | None = None) -> GANState:
     """The initial state of run ``cfg`` (also the template a checkpoint restores into)."""
     spec = spec or data_spec(cfg)
     init_key = jax.random.fold_in(jax.random.key(cfg.seed), 0)
-    tx = optax.adam(cfg.learning_rate, b1=cfg.beta1)
+    gen_tx = optax.adam(cfg.learning_rate, b1=cfg.beta1)
+    disc_tx = optax.adam(cfg.disc_learning_rate or cfg.learning_rate, b1=cfg.beta1)
     gen, disc = networks(cfg, spec)
-    return create_state(init_key, gen, disc, tx, tx, cfg.noise_dim, spec.image_shape, ema=cfg.ema_decay > 0)
+    return create_state(init_key, gen, disc, gen_tx, disc_tx, cfg.noise_dim, spec.image_shape, ema=cfg.ema_decay > 0)
 
 
 def train_step_of(cfg: Config, steps_per_epoch: int):

@@ -50,6 +50,10 @@ def test_a_bucket_that_cannot_be_written_fails_with_one_line():
         (["--epochs", "0"], "--epochs must be positive, got 0"),
         (["--batch-size", "-1"], "--batch-size must be positive, got -1"),
         (["--learning-rate", "0"], "--learning-rate must be positive, got 0.0"),
+        (
+            ["--disc-learning-rate=-1e-4"],
+            "--disc-learning-rate must be positive, or 0 for --learning-rate, got -0.0001",
+        ),
         (["--arch", "dcgan32"], "--arch must be one of tutorial, dcgan64, dcgan128, got 'dcgan32'"),
         (["--loss", "wgan"], "--loss must be one of bce, hinge, lsgan, wgan-gp, got 'wgan'"),
         (["--disc-steps", "0"], "--disc-steps must be positive, got 0"),

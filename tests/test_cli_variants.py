@@ -184,3 +184,21 @@ def test_a_finished_run_continues_with_a_learning_rate_decay(tmp_path, data_dir,
     assert decay[:6] == constant[:6]
     assert all(a["disc/loss"] != b["disc/loss"] for a, b in zip(decay[6:], constant[6:], strict=True))
     assert json.loads((runs["decay"] / "config.json").read_text())["lr_decay_epochs"] == 1
+
+
+def test_the_discriminator_learns_at_its_own_rate():
+    """--disc-learning-rate sets D's Adam rate alone (0: --learning-rate's). Adam's first step moves each
+    weight by lr * |g| / (|g| + eps), so the largest move of each network is its learning rate."""
+    spec = trainer.DataSpec(stored_shape=(28, 28, 1), side=28, class_names=())
+    batch = {"image": jax.random.uniform(jax.random.key(1), (8, 28, 28, 1), minval=-1, maxval=1)}
+
+    def largest_move(before, after):
+        pairs = zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True)
+        return max(float(np.abs(a - b).max()) for a, b in pairs)
+
+    for disc_lr, expected in ((0.0, 1e-4), (4e-4, 4e-4)):
+        cfg = trainer.Config(learning_rate=1e-4, disc_learning_rate=disc_lr)
+        state = trainer.build_state(cfg, spec)
+        new, _ = trainer.train_step_of(cfg, steps_per_epoch=1)(state, batch)
+        assert largest_move(state.gen_params, new.gen_params) == pytest.approx(1e-4, rel=1e-3)
+        assert largest_move(state.disc_params, new.disc_params) == pytest.approx(expected, rel=1e-3)
