@@ -13,6 +13,7 @@
 #   OUT=results BUDGET=560 bash benchmarks/gpu_suite.sh fast
 #   OUT=results BUDGET=300 bash benchmarks/gpu_suite.sh determinism
 #   OUT=results BUDGET=300 bash benchmarks/gpu_suite.sh saves
+#   OUT=results BUDGET=540 bash benchmarks/gpu_suite.sh decay   (RESUME=1 continues it on the same machine)
 #
 # main: 1. the default recipe, 50 epochs, alone on the GPU (wall time, img/s);
 #       2. side by side until the budget runs out: recipe candidates and the 64/128-pixel Radford nets,
@@ -45,10 +46,15 @@
 #       default recipe's 50 epochs with --eval-every 50, as in fast, and the same with --checkpoint-every 1000000
 #       (epoch ends only), one after the other, after a 1-epoch run has filled the compilation cache. Logs and wall
 #       times come back as $OUT/saves.tgz.
+# decay: issue 5's FID target with the learning-rate decay (FID 13.7 -> 12.7 on the CPU over 20 epochs): the best
+#       recipe for 200 epochs decayed over the last 100, beside the same with the two time-scale rule (G at 1e-4, D
+#       at 4e-4) and with two D steps a G step, 100 steps a call, the metrics every 25 epochs; then 10,000 samples
+#       of each. A run the budget stops is resumed by calling again with RESUME=1 (the machine still warm: /tmp
+#       kept), which trains on from its checkpoint and draws the samples again.
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
 # EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2", and PROBE_STEPS=100).
 set -u
-PART=${1:?main, conditional, scan, long, best, fast, determinism or saves}
+PART=${1:?main, conditional, scan, long, best, fast, determinism, saves or decay}
 BUDGET=${BUDGET:-520}
 T0=$(date +%s)
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
@@ -58,7 +64,7 @@ python3 -c "import flax, optax, orbax.checkpoint, tensorboardX" 2>/dev/null ||  
   exit 1
 export PYTHONPATH=$PWD:/tmp/site
 R=/tmp/runs
-rm -rf "$R"
+[ -n "${RESUME:-}" ] || rm -rf "$R"
 mkdir -p "$R" "$OUT"
 {
   date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc
@@ -69,7 +75,7 @@ cat "$OUT/env.txt"
 train() {  # name seconds module flags...: one training run, stopped by SIGTERM after `seconds`
   local name=$1 secs=$2 module=$3; shift 3
   timeout -s TERM -k 30 "$secs" python3 -m benchmarks.offline_data run .gpu/data "experiments.$module" \
-    --workdir "$R/$name" "$@" ${EXTRA:-} > "$R/$name.log" 2>&1
+    --workdir "$R/$name" "$@" ${EXTRA:-} >> "$R/$name.log" 2>&1
   echo "$name: exit $? after $(( $(date +%s) - T0 )) s of the budget"
 }
 pack() {  # names...: each run's folder, without checkpoints and GIF, to $OUT/<name>.tgz (THIN=1: nor TensorBoard
@@ -278,6 +284,24 @@ saves() {
     cp "$R/$name.log" "$R/saves/"
   done
   (cd "$R" && tar czf "$OUT/saves.tgz" saves)
+}
+
+decay() {
+  local gen="python3 -m experiments.generate --seed 1" name
+  local recipe=(--learning-rate 2e-4 --beta1 0.5 --loss hinge --ema-decay 0.999 --epochs 200 --lr-decay-epochs 100
+    --checkpoint-every 1000000 --eval-every 25)
+  export XLA_PYTHON_CLIENT_MEM_FRACTION=0.25 JAX_COMPILATION_CACHE_DIR=/tmp/xla-cache
+  local secs=$(( $(left) - 80 ))
+  train decay100      "$secs" fashion_dcgan --seed 0 "${recipe[@]}" &
+  train decay100_ttur "$secs" fashion_dcgan --seed 0 "${recipe[@]}" --learning-rate 1e-4 --disc-learning-rate 4e-4 &
+  train decay100_d2   "$secs" fashion_dcgan --seed 0 "${recipe[@]}" --disc-steps 2 &
+  wait
+  for name in decay100 decay100_ttur decay100_d2; do
+    grep -E "^epoch" "$R/$name.log" | tail -1
+    $gen --workdir "$R/$name" --num 10000 --out "$R/$name/samples_10k.npz" &
+  done
+  wait
+  THIN=1 pack decay100 decay100_ttur decay100_d2
 }
 
 "$PART"
