@@ -2,10 +2,10 @@
 
 import json
 import math
+import sys
 import time
 
 from etils import epath
-from tensorboardX import SummaryWriter
 
 from jaxgan import files
 
@@ -34,7 +34,7 @@ class MetricLog:
             files.write_atomic(self.path, "".join(self._lines))
         self._upload_every_s, self._uploaded, self._dirty = upload_every_s, time.monotonic(), False
         self._file = None if self.remote else self.path.open("a")
-        self._tb = SummaryWriter(str(workdir / "tensorboard"), purge_step=start_step + 1 if start_step else None)
+        self._tb = summary_writer()(str(workdir / "tensorboard"), purge_step=start_step + 1 if start_step else None)
 
     def write(self, step: int, record: dict, prefix: str = "") -> None:
         record = {"step": step, **{k: float(v) for k, v in record.items()}}
@@ -70,3 +70,25 @@ def _step(line: str) -> float:
         return json.loads(line)["step"] if line.endswith("\n") else math.inf
     except json.JSONDecodeError:
         return math.inf
+
+
+def summary_writer() -> type:
+    """tensorboardX's ``SummaryWriter``, imported without PyTorch.
+
+    tensorboardX's writer imports torch, where it is installed, only to accept
+    torch tensors; this log gives it floats, and torch's import was 1.3 s of each
+    run's start on a 2-core CPU (``BENCHMARKS.md``, "Start-up: ... without
+    PyTorch"). While tensorboardX loads, ``import torch`` raises ImportError, as
+    it would without torch, which tensorboardX expects; afterwards torch imports
+    as usual. A torch the process has already imported is left alone.
+    """
+    if "torch" in sys.modules or "tensorboardX" in sys.modules:
+        from tensorboardX import SummaryWriter
+
+        return SummaryWriter
+    sys.modules["torch"] = None
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        del sys.modules["torch"]
+    return SummaryWriter

@@ -1,10 +1,12 @@
 """Run folders on disk and in an object store: atomic writes, and a metrics log that never appends remotely."""
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 
+import pytest
 from etils import epath
 
 from jaxgan import files
@@ -61,3 +63,36 @@ def test_the_metric_log_in_a_bucket_is_rewritten_whole_at_each_flush():
     assert after_flush == [1, 2, 3, 4, 5]
     assert on_resume == [1, 2, 3]  # the records past the checkpoint dropped
     assert final == [1, 2, 3, 4]  # appended to the kept ones, not started over
+
+
+# Runs in a child process: the point is what a fresh process imports.
+METRIC_LOG_WITHOUT_TORCH = """
+import pathlib, struct, sys
+from etils import epath
+from jaxgan.logs import MetricLog
+
+log = MetricLog(epath.Path(sys.argv[1]), start_step=0)
+log.write(1, {"gen/loss": 0.5})
+log.close()
+assert "tensorboardX" in sys.modules and "torch" not in sys.modules, "tensorboardX imported torch"
+from tensorboardX.proto.event_pb2 import Event
+
+(path,) = pathlib.Path(sys.argv[1], "tensorboard").iterdir()
+data, events = path.read_bytes(), []
+while data:  # TFRecords: length (8 bytes), its CRC (4), the Event, its CRC (4)
+    (n,) = struct.unpack("<Q", data[:8])
+    events.append(Event.FromString(data[12 : 12 + n]))
+    data = data[16 + n :]
+scalars = [(e.step, v.tag, v.simple_value) for e in events for v in e.summary.value]
+assert scalars == [(1, "gen/loss", 0.5)], scalars
+import torch  # importable as usual afterwards
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch is not installed")
+def test_the_metric_log_does_not_import_torch_but_leaves_it_importable(tmp_path):
+    """tensorboardX's writer imports torch where it is installed (1.3 s of a run's start)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", METRIC_LOG_WITHOUT_TORCH, tmp_path], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
