@@ -76,9 +76,9 @@ def summary_writer() -> type:
     """tensorboardX's ``SummaryWriter``, imported without PyTorch.
 
     tensorboardX's writer imports torch, where it is installed, only to accept
-    torch tensors; this log gives it floats, and torch's import was 1.3 s of each
-    run's start on a 2-core CPU (``BENCHMARKS.md``, "Start-up: ... without
-    PyTorch"). While tensorboardX loads, ``import torch`` raises ImportError, as
+    torch tensors; this log gives it floats, and torch's import was 1.45 s of each
+    run's start on a 2-core CPU (``BENCHMARKS.md``, "Start-up: the TensorBoard
+    writer without PyTorch"). While tensorboardX loads, ``import torch`` raises ImportError, as
     it would without torch, which tensorboardX expects; afterwards torch imports
     as usual. A torch the process has already imported is left alone.
     """

@@ -91,7 +91,7 @@ import torch  # importable as usual afterwards
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch is not installed")
 def test_the_metric_log_does_not_import_torch_but_leaves_it_importable(tmp_path):
-    """tensorboardX's writer imports torch where it is installed (1.3 s of a run's start)."""
+    """tensorboardX's writer imports torch where it is installed (1.45 s of a run's start)."""
     proc = subprocess.run(
         [sys.executable, "-c", METRIC_LOG_WITHOUT_TORCH, tmp_path], cwd=REPO, capture_output=True, text=True
     )
