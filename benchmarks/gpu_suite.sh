@@ -48,10 +48,10 @@
 #       times come back as $OUT/saves.tgz.
 # decay: issue 5's FID target with the learning-rate decay (FID 13.7 -> 12.7 on the CPU over 20 epochs): the best
 #       recipe for 200 epochs decayed over the last 100, beside the same with the two time-scale rule (D at 4e-4, G
-#       at 2e-4: level with the plain recipe after 10 epochs on a CPU, where G at 1e-4 lagged) and with two D steps a
-#       G step, 100 steps a call, the metrics every 25 epochs; then 10,000 samples
-#       of each. A run the budget stops is resumed by calling again with RESUME=1 (the machine still warm: /tmp
-#       kept), which trains on from its checkpoint and draws the samples again.
+#       at 2e-4: level with the plain recipe after 10 epochs on a CPU, where G at 1e-4 lagged) and with two D steps
+#       a G step, 100 steps a call, the metrics every 25 epochs; then 10,000 samples of each. A run the budget
+#       stops is resumed by calling again with RESUME=1 (the machine still warm: /tmp kept), which trains on from
+#       its checkpoint and draws the samples again.
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
 # EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2", and PROBE_STEPS=100).
 set -u
