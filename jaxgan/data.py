@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import socket
-import tempfile
 import urllib.parse
 import zipfile
 from pathlib import Path
@@ -21,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan import files
 from jaxgan.errors import UserError
 
 # The official release files, as tfds expects them in a manual dir.
@@ -205,24 +205,9 @@ class SplitCache:
             return None
 
     def write(self, arrays: dict[str, np.ndarray]) -> None:
-        """Writes the cache atomically (a temporary file, then a rename); skips it if the folder is not writable.
-
-        The temporary file's name is unique (``tempfile``), not derived from the
-        process id: the hosts of a pod share a data folder, and their processes
-        may well have the same pid.
-        """
-        tmp = None
-        try:
-            with tempfile.NamedTemporaryFile(
-                dir=self.path.parent, prefix=f"{self.path.name}.", suffix=".tmp", delete=False
-            ) as f:
-                tmp = Path(f.name)
-                np.savez(f, source=np.array(self.source), **arrays)
-            tmp.replace(self.path)
-        except OSError:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    tmp.unlink(missing_ok=True)
+        """Writes the cache atomically (:func:`jaxgan.files.write_from`); skips it if the folder is not writable."""
+        with contextlib.suppress(OSError):
+            files.write_from(self.path, lambda f: np.savez(f, source=np.array(self.source), **arrays))
 
 
 def _size_and_time(path: str) -> tuple[int, int]:

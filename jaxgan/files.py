@@ -6,8 +6,10 @@ atomic by itself, and a rename is a copy), and an object cannot be appended to (
 growing file is rewritten whole; gcsfs's append mode silently starts the file over).
 """
 
+import contextlib
 import io
 import os
+import uuid
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -29,9 +31,17 @@ def write_atomic(p: epath.Path, data: str | bytes) -> None:
     if is_remote(p):
         p.write_bytes(data)
         return
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(p)
+    # A name of its own: processes writing one path at once (the hosts of a pod sharing a folder) must not
+    # write into each other's temporary file. Nothing is left behind if the write fails.
+    tmp = os.fspath(p) + f".{uuid.uuid4().hex}.tmp"
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def write_from(p: str | os.PathLike, save: Callable[[BinaryIO], object]) -> None:

@@ -76,19 +76,19 @@ def summary_writer() -> type:
     """tensorboardX's ``SummaryWriter``, imported without PyTorch.
 
     tensorboardX's writer imports torch, where it is installed, only to accept
-    torch tensors; this log gives it floats, and torch's import was 1.45 s of each
-    run's start on a 2-core CPU (``BENCHMARKS.md``, "Start-up: the TensorBoard
-    writer without PyTorch"). While tensorboardX loads, ``import torch`` raises ImportError, as
-    it would without torch, which tensorboardX expects; afterwards torch imports
-    as usual. A torch the process has already imported is left alone.
+    torch tensors; this log gives it floats, and torch's import was 1.45 s of
+    each run's start on a 2-core CPU (``BENCHMARKS.md``, "Start-up: the
+    TensorBoard writer without PyTorch"). While tensorboardX loads, ``import
+    torch`` raises ImportError, as it would without torch, which tensorboardX
+    expects; afterwards torch imports as usual. A torch the process has already
+    imported is left alone.
     """
-    if "torch" in sys.modules or "tensorboardX" in sys.modules:
-        from tensorboardX import SummaryWriter
-
-        return SummaryWriter
-    sys.modules["torch"] = None
+    hide = "torch" not in sys.modules
+    if hide:
+        sys.modules["torch"] = None
     try:
         from tensorboardX import SummaryWriter
     finally:
-        del sys.modules["torch"]
+        if hide:
+            del sys.modules["torch"]
     return SummaryWriter

@@ -98,7 +98,7 @@ def test_a_stale_or_torn_cache_is_decoded_again_and_an_unwritable_one_skipped(da
 
 
 def test_two_processes_writing_one_cache_at_once_leave_a_whole_one(tmp_path, monkeypatch):
-    """The hosts of a pod share the data folder, and their writers may have the same pid."""
+    """The hosts of a pod share the data folder: two writers of one cache at once leave one writer's whole file."""
     alone = data.SplitCache(tmp_path / "alone" / "jaxgan-train.npz", source="the records")
     cache = data.SplitCache(tmp_path / "shared" / "jaxgan-train.npz", source="the records")
     alone.path.parent.mkdir()

@@ -27,6 +27,21 @@ def test_write_atomic_replaces_the_file_and_leaves_nothing_else(tmp_path):
     assert os.listdir(tmp_path) == ["config.json"]
 
 
+def test_write_atomic_leaves_another_writers_temporary_file_alone_and_its_own_never(tmp_path):
+    """Processes writing one path at once (the hosts of a pod sharing a folder) each write their own file."""
+    target = epath.Path(tmp_path / "config.json")
+    (tmp_path / "config.json.tmp").write_text("another writer, half way")  # the one name all writers once shared
+    files.write_atomic(target, "mine")
+    assert target.read_text() == "mine"
+    assert (tmp_path / "config.json.tmp").read_text() == "another writer, half way"
+    (tmp_path / "config.json.tmp").unlink()
+    target.unlink()
+    target.mkdir()  # the rename fails: the error stands and no temporary file is left
+    with pytest.raises(OSError):
+        files.write_atomic(target, "mine")
+    assert os.listdir(tmp_path) == ["config.json"]
+
+
 # Runs in a child process: epath picks its gs:// client once per process, from the environment.
 METRIC_LOG_IN_A_BUCKET = """
 import json, sys
