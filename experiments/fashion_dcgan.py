@@ -87,6 +87,9 @@ class Config:
     )
     loss: str = cli.flag("bce", "GAN objective: bce (non-saturating), hinge, lsgan, wgan-gp (jaxgan.losses.LOSSES)")
     disc_steps: int = cli.flag(1, "discriminator updates per generator update")
+    disc_width: int = cli.flag(
+        64, "channels of D's first conv, doubled at each further one (64: the tutorial's and Radford et al.'s)"
+    )
     ema_decay: float = cli.flag(0.0, "decay of a moving average of G's weights used for samples and metrics (0: off)")
     standing_stats: int = cli.flag(
         100,
@@ -172,6 +175,8 @@ def validate(cfg: Config) -> None:
         raise UserError("--loss wgan-gp needs a discriminator without batch normalization: use --arch tutorial")
     if cfg.disc_steps <= 0:
         raise UserError(f"--disc-steps must be positive, got {cfg.disc_steps}")
+    if cfg.disc_width <= 0:
+        raise UserError(f"--disc-width must be positive, got {cfg.disc_width}")
     if not 0 <= cfg.ema_decay < 1:
         raise UserError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
     try:
@@ -209,8 +214,11 @@ def networks(cfg: Config, spec: DataSpec):
     kw = {"dtype": jnp.dtype(cfg.dtype), "num_classes": len(spec.class_names) if cfg.conditional else 0}
     side, channels = spec.image_shape[0], spec.image_shape[2]
     if cfg.arch == "tutorial":
-        return models.Generator(size=side, channels=channels, **kw), models.Discriminator(**kw)
-    return models.DCGANGenerator(size=side, channels=channels, **kw), models.DCGANDiscriminator(**kw)
+        return models.Generator(size=side, channels=channels, **kw), models.Discriminator(width=cfg.disc_width, **kw)
+    return (
+        models.DCGANGenerator(size=side, channels=channels, **kw),
+        models.DCGANDiscriminator(width=cfg.disc_width, **kw),
+    )
 
 
 def build_state(cfg: Config, spec: DataSpec | None = None) -> GANState:

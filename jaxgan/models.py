@@ -441,16 +441,17 @@ class Discriminator(nn.Module):
     dropout_rate: float = 0.3
     dtype: jnp.dtype = jnp.float32  # compute dtype; parameters and the logit stay float32
     num_classes: int = 0  # 0: unconditional
+    width: int = 64  # channels of the first conv, doubled in the second (the tutorial's 64, 128)
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
         init = xavier_uniform()
         h = condition_image(x, labels, self.num_classes)
-        for features in (64, 128):
+        for features in (self.width, 2 * self.width):
             h = Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=init, dtype=self.dtype)(h)
             h = nn.leaky_relu(h, self.negative_slope)
             h = Dropout(self.dropout_rate)(h, deterministic=not train)
-        h = h.reshape(h.shape[0], -1)  # [B, 7 * 7 * 128]
+        h = h.reshape(h.shape[0], -1)  # [B, 7 * 7 * 2 * width]
         return nn.Dense(1, kernel_init=init, dtype=self.dtype)(h)[:, 0].astype(jnp.float32)
 
 

@@ -50,6 +50,17 @@ def test_discriminator_parameter_count(disc_vars):
     assert count(disc_vars["params"]) == conv1 + conv2 + dense == 212_865
 
 
+@pytest.mark.parametrize("disc", [models.Discriminator(width=96), models.DCGANDiscriminator(width=96)])
+def test_discriminator_width_sets_every_conv(disc):
+    """``width`` is the first conv's channels, doubled at each conv after it; the rest of D is unchanged."""
+    variables = disc.init(jax.random.key(0), jnp.zeros((1, 64, 64, 1)), train=False)
+    kernels = [p["kernel"].shape for p in variables["params"].values() if "kernel" in p]
+    if isinstance(disc, models.Discriminator):
+        assert kernels == [(5, 5, 1, 96), (5, 5, 96, 192), (16 * 16 * 192, 1)]
+    else:
+        assert kernels == [(4, 4, 1, 96), (4, 4, 96, 192), (4, 4, 192, 384), (4, 4, 384, 768), (4, 4, 768, 1)]
+
+
 def test_shapes_and_range(gen_vars, disc_vars):
     z = jax.random.normal(jax.random.key(1), (5, 100))
     images = models.Generator().apply(gen_vars, z, train=False)
