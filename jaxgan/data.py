@@ -136,7 +136,7 @@ def load_split(
             if name == "fashion_mnist":
                 check_manual_dir(manual_dir)
             config = tfds.download.DownloadConfig(manual_dir=manual_dir)
-            builder.download_and_prepare(download_config=config)
+            _prepare(builder, download_config=config)
         else:
             files = MANUAL_FILES.get(name, "the files tfds downloads (their names: tfds' checksums.tsv of the dataset)")
             offline = f"; without internet, put {files} in a folder and pass --manual-dir or set JAXGAN_MANUAL_DIR"
@@ -144,7 +144,7 @@ def load_split(
             if url and not _reachable(url):
                 raise UserError(f"cannot reach {url} to download {name}{offline}")
             try:
-                builder.download_and_prepare()
+                _prepare(builder)
             except Exception as e:  # tfds raises many types for "no network"
                 raise UserError(f"could not download {name} ({type(e).__name__}){offline}") from None
     features = builder.info.features
@@ -163,6 +163,17 @@ def load_split(
         if cache:
             cache.write(arrays)
     return arrays
+
+
+def _prepare(builder, **kwargs) -> None:
+    """``builder.download_and_prepare``, where other processes may be preparing the same dataset folder
+    at once (two runs started together, the hosts of a pod sharing a data dir): tfds writes into a
+    temporary folder and renames it, and every rename but the first fails, on a dataset then complete."""
+    try:
+        builder.download_and_prepare(**kwargs)
+    except OSError:
+        if not builder.is_prepared():
+            raise
 
 
 class SplitCache:

@@ -120,6 +120,38 @@ def test_two_processes_writing_one_cache_at_once_leave_a_whole_one(tmp_path, mon
     assert [p.name for p in cache.path.parent.iterdir()] == ["jaxgan-train.npz"]
 
 
+PREPARE_AT_ONCE = """
+import os, sys, time
+import tensorflow, tensorflow_datasets  # imported before the barrier: both prepare at the same moment
+from jaxgan import data
+data_dir, manual_dir, me, other = sys.argv[1:]
+open(me, "w").close()
+while not os.path.exists(other):
+    time.sleep(0.01)
+print(data.load_split("fashion_mnist", "test", data_dir=data_dir, manual_dir=manual_dir)["label"].sum())
+"""
+
+
+def test_two_processes_preparing_one_dataset_at_once_both_load_it(tmp_path, manual_dir):
+    """Two runs started together on a fresh data dir (or a pod's hosts sharing one) both prepare the
+    dataset; tfds' rename of the second's finished folder fails, and that run must go on with the first's."""
+    data_dir, ready = tmp_path / "tfds", [tmp_path / "ready0", tmp_path / "ready1"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PREPARE_AT_ONCE, data_dir, manual_dir, ready[i], ready[1 - i]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outs = [proc.communicate(timeout=600) for proc in procs]
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err[-2000:]
+    assert [out.splitlines()[-1] for out, _ in outs] == ["45000"] * 2  # 1,000 test images of each class 0..9
+    assert sorted(os.listdir(data_dir / "fashion_mnist")) == ["3.0.1"]  # no temporary folder left
+
+
 def test_batches_carry_the_labels_of_their_images():
     images = jax.device_put(np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1))  # pixel value = index
     labels = jax.device_put(np.arange(40, dtype=np.int32) * 10)
