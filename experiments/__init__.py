@@ -15,10 +15,9 @@ computes anything:
 
 import jax
 
-from jaxgan import xla_flags
-from jaxgan.evaluation import cache_dir
+from jaxgan import files, xla_flags
 
 xla_flags.use_xla_cpu_convolutions()
 if jax.config.jax_compilation_cache_dir is None:
-    jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "xla"))
+    jax.config.update("jax_compilation_cache_dir", str(files.cache_dir() / "xla"))
     jax.config.update("jax_compilation_cache_max_size", 2 * 1024**3)

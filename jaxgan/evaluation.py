@@ -8,7 +8,6 @@ the statistics of the real set, keyed by the weights and the images.
 """
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -91,18 +90,13 @@ class FastMetrics:
         return results
 
 
-def cache_dir() -> Path:
-    """jaxgan's cache folder: ``JAXGAN_CACHE_DIR``, else ``~/.cache/jaxgan``."""
-    return Path(os.environ.get("JAXGAN_CACHE_DIR") or Path.home() / ".cache" / "jaxgan")
-
-
 def inception_stats(extractor: inception.FeatureExtractor, images: np.ndarray, weights: Path, cache: bool):
     """Mean and covariance of pool3 features; cached on disk when ``cache``."""
     digest = hashlib.sha256()
     digest.update(hashlib.sha256(weights.read_bytes()).digest())
     digest.update(str(images.shape).encode())
     digest.update(images.tobytes())
-    path = cache_dir() / f"fid_stats_{digest.hexdigest()[:16]}.npz"
+    path = files.cache_dir() / f"fid_stats_{digest.hexdigest()[:16]}.npz"
     if cache and path.is_file():
         with np.load(path) as f:
             return f["mu"], f["sigma"]

@@ -11,9 +11,15 @@ import io
 import os
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO
 
 from etils import epath
+
+
+def cache_dir() -> Path:
+    """jaxgan's cache folder: ``JAXGAN_CACHE_DIR``, else ``~/.cache/jaxgan``."""
+    return Path(os.environ.get("JAXGAN_CACHE_DIR") or Path.home() / ".cache" / "jaxgan")
 
 
 def is_remote(p: str | os.PathLike) -> bool:

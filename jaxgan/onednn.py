@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxgan import files
 from jaxgan.errors import UserError
 
 TARGET = "jaxgan_onednn_conv"
@@ -71,8 +72,6 @@ def _dist_file(dist: str, name: str) -> Path:
 
 def _build() -> Path:
     """The compiled library, built on first use and kept under a name that hashes everything it was built from."""
-    from jaxgan.evaluation import cache_dir  # not at import: models imports this module
-
     if not supported():
         raise UserError(f"--convolutions onednn needs x86-64 Linux (oneDNN's wheels), not {sys.platform} "
                         f"{platform.machine()}: use --convolutions xla")  # fmt: skip
@@ -84,7 +83,7 @@ def _build() -> Path:
     cmd = [compiler, "-O2", "-std=c++17", "-shared", "-fPIC", "-w", f"-I{jax.ffi.include_dir()}", f"-I{header}",
            str(_SOURCE), str(library), f"-Wl,-rpath,{library.parent}"]  # fmt: skip
     digest = hashlib.sha256(_SOURCE.read_bytes() + " ".join(cmd).encode() + jax.__version__.encode()).hexdigest()
-    out = cache_dir() / "onednn" / f"libjaxgan_onednn_{digest[:16]}.so"
+    out = files.cache_dir() / "onednn" / f"libjaxgan_onednn_{digest[:16]}.so"
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,13 +3,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import jax
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from jaxgan import data
+from jaxgan import data, files
 from jaxgan.errors import UserError
 
 
@@ -27,7 +28,7 @@ def test_mock_data_flows_through_the_batch_pipeline(monkeypatch):
     monkeypatch.setattr(data, "_reachable", lambda url: True)  # mock_data stands in for the download
     with tfds.testing.mock_data(num_examples=40):
         ds = data.load_split("fashion_mnist", "train")
-        assert data.SplitCache.of(tfds.builder("fashion_mnist"), "train", None) is None  # nothing to cache from
+        assert data.SplitCache.of(tfds.builder("fashion_mnist"), "train", None) == []  # nothing to cache from
     images = jax.device_put(ds["image"])
     assert images.shape == (40, 28, 28, 1)
     perm = data.epoch_permutation(jax.random.key(0), 0, 40)
@@ -44,10 +45,24 @@ def _own_copy(data_dir: str, folder: Path) -> str:
     return str(folder)
 
 
-def test_a_split_is_cached_and_reloads_without_tensorflow(data_dir, tmp_path):
-    folder = _own_copy(data_dir, tmp_path)
+@pytest.mark.parametrize("writable", [True, False], ids=["beside the records", "read-only data dir"])
+def test_a_split_is_cached_and_reloads_without_tensorflow(data_dir, tmp_path, monkeypatch, writable):
+    """The cache goes beside the records, or where the data dir cannot be written into jaxgan's cache folder."""
+    folder, cache_dir = _own_copy(data_dir, tmp_path / "data"), tmp_path / "cache"
+    monkeypatch.setenv("JAXGAN_CACHE_DIR", str(cache_dir))  # the subprocess below inherits it
+    if not writable:  # tests run as root, which permission bits do not stop
+        write_from = files.write_from
+
+        def read_only(path, write):
+            if Path(path).is_relative_to(folder):
+                raise PermissionError(13, "Permission denied", str(path))
+            write_from(path, write)
+
+        monkeypatch.setattr(files, "write_from", read_only)
     decoded = data.load_split("fashion_mnist", "test[:500]", data_dir=folder)  # through tf.data, then cached
-    assert [p.name for p in Path(folder).glob("fashion_mnist/*/jaxgan-*")] == ["jaxgan-test%5B%3A500%5D.npz"]
+    written, elsewhere = (Path(folder), cache_dir) if writable else (cache_dir, Path(folder))
+    assert [p.name for p in written.rglob("jaxgan-*")] == ["jaxgan-test%5B%3A500%5D.npz"]
+    assert not list(elsewhere.rglob("jaxgan-*"))
     code = (
         "import sys, numpy as np; from jaxgan import data; "
         f"arrays = data.load_split('fashion_mnist', 'test[:500]', data_dir={folder!r}); "
@@ -61,8 +76,26 @@ def test_a_split_is_cached_and_reloads_without_tensorflow(data_dir, tmp_path):
             np.testing.assert_array_equal(cached[name], array)
 
 
+def test_a_remote_data_dirs_cache_is_kept_in_the_cache_folder(tmp_path, monkeypatch):
+    """A gs:// data dir's splits are cached locally, one folder per dataset version (tfds reads them slowly)."""
+    monkeypatch.setenv("JAXGAN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "_size_and_time", lambda path: (1000, 2))  # epath's stat of the object
+
+    def builder(data_dir):
+        records = SimpleNamespace(filename=f"{data_dir}/fashion_mnist-test.tfrecord-00000-of-00001", skip=0, take=-1)
+        return SimpleNamespace(data_dir=data_dir, info=SimpleNamespace(splits={"test": SimpleNamespace(
+            file_instructions=[records])}))  # fmt: skip
+
+    [cache] = data.SplitCache.of(builder("gs://bucket/tfds/fashion_mnist/3.0.1"), "test", 64)
+    [other] = data.SplitCache.of(builder("gs://bucket/tfds/fashion_mnist/3.0.2"), "test", 64)
+    assert cache.path.parent.parent == other.path.parent.parent == tmp_path / "splits"
+    assert cache.path.name == other.path.name == "jaxgan-test-64px.npz" and cache.path != other.path
+    assert cache.write({"image": np.ones((2, 3), np.uint8)}) and cache.read()["image"].sum() == 6
+
+
 def test_a_stale_or_torn_cache_is_decoded_again_and_an_unwritable_one_skipped(data_dir, tmp_path, monkeypatch):
     folder = _own_copy(data_dir, tmp_path)
+    monkeypatch.setenv("JAXGAN_CACHE_DIR", str(tmp_path / "cache"))
     load = lambda: data.load_split("fashion_mnist", "test[:100]", data_dir=folder)  # noqa: E731
     expected = load()
     (cache,) = Path(folder).glob("fashion_mnist/*/jaxgan-*.npz")
@@ -95,6 +128,7 @@ def test_a_stale_or_torn_cache_is_decoded_again_and_an_unwritable_one_skipped(da
     monkeypatch.setattr(np, "savez", full_disk)
     check(3)
     assert not list(cache.parent.glob("jaxgan-*")), "a cache or temporary file was left"
+    assert not list((tmp_path / "cache").rglob("jaxgan-*")), "a cache or temporary file was left"
 
 
 def test_two_processes_writing_one_cache_at_once_leave_a_whole_one(tmp_path, monkeypatch):
