@@ -156,23 +156,39 @@ def test_two_processes_writing_one_cache_at_once_leave_a_whole_one(tmp_path, mon
 
 PREPARE_AT_ONCE = """
 import os, sys, time
-import tensorflow, tensorflow_datasets  # imported before the barrier: both prepare at the same moment
+import numpy as np, tensorflow, tensorflow_datasets as tfds  # imported before the barrier
 from jaxgan import data
-data_dir, manual_dir, me, other = sys.argv[1:]
+
+class TinyImages(tfds.core.GeneratorBasedBuilder):  # registered as tiny_images
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        features = {"image": tfds.features.Image(shape=(4, 4, 1)), "label": tfds.features.ClassLabel(num_classes=2)}
+        return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(features))
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples()}
+
+    def _generate_examples(self):
+        for i in range(20):
+            yield i, {"image": np.full((4, 4, 1), i, np.uint8), "label": i % 2}
+
+data_dir, me, other = sys.argv[1:]
 open(me, "w").close()
 while not os.path.exists(other):
     time.sleep(0.01)
-print(data.load_split("fashion_mnist", "test", data_dir=data_dir, manual_dir=manual_dir)["label"].sum())
+print(data.load_split("tiny_images", "train", data_dir=data_dir)["image"].sum())
 """
 
 
-def test_two_processes_preparing_one_dataset_at_once_both_load_it(tmp_path, manual_dir):
+def test_two_processes_preparing_one_dataset_at_once_both_load_it(tmp_path):
     """Two runs started together on a fresh data dir (or a pod's hosts sharing one) both prepare the
     dataset; tfds' rename of the second's finished folder fails, and that run must go on with the first's."""
-    data_dir, ready = tmp_path / "tfds", [tmp_path / "ready0", tmp_path / "ready1"]
+    data_dir, ready, script = tmp_path / "tfds", [tmp_path / "ready0", tmp_path / "ready1"], tmp_path / "prepare.py"
+    script.write_text(PREPARE_AT_ONCE)  # a file: tfds looks for its builders' source files
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", PREPARE_AT_ONCE, data_dir, manual_dir, ready[i], ready[1 - i]],
+            [sys.executable, script, data_dir, ready[i], ready[1 - i]],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -182,8 +198,8 @@ def test_two_processes_preparing_one_dataset_at_once_both_load_it(tmp_path, manu
     outs = [proc.communicate(timeout=600) for proc in procs]
     for proc, (_, err) in zip(procs, outs, strict=True):
         assert proc.returncode == 0, err[-2000:]
-    assert [out.splitlines()[-1] for out, _ in outs] == ["45000"] * 2  # 1,000 test images of each class 0..9
-    assert sorted(os.listdir(data_dir / "fashion_mnist")) == ["3.0.1"]  # no temporary folder left
+    assert [out.splitlines()[-1] for out, _ in outs] == [str(16 * sum(range(20)))] * 2
+    assert sorted(os.listdir(data_dir / "tiny_images")) == ["1.0.0"]  # no temporary folder left
 
 
 def test_batches_carry_the_labels_of_their_images():
