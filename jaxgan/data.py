@@ -138,8 +138,8 @@ def load_split(
             config = tfds.download.DownloadConfig(manual_dir=manual_dir)
             _prepare(builder, download_config=config)
         else:
-            files = MANUAL_FILES.get(name, "the files tfds downloads (their names: tfds' checksums.tsv of the dataset)")
-            offline = f"; without internet, put {files} in a folder and pass --manual-dir or set JAXGAN_MANUAL_DIR"
+            need = MANUAL_FILES.get(name, "the files tfds downloads (their names: tfds' checksums.tsv of the dataset)")
+            offline = f"; without internet, put {need} in a folder and pass --manual-dir or set JAXGAN_MANUAL_DIR"
             url = next(iter(builder.url_infos or {}), None)  # a file the download would fetch
             if url and not _reachable(url):
                 raise UserError(f"cannot reach {url} to download {name}{offline}")
@@ -181,10 +181,10 @@ class SplitCache:
     """A decoded split kept as ``.npz``, beside the prepared tfds files it came from or in jaxgan's cache folder.
 
     Decoding a split through tf.data needs TensorFlow, whose import alone takes
-    ≈ 7 s on a 2-core CPU (Fashion-MNIST's 60k images decode in ≈ 1 s more; CelebA's
-    163k JPEGs, resized, in minutes); the arrays load from this file in a fraction
-    of a second, without TensorFlow. It records the sizes and times of the record
-    files it was decoded from: if they change, it is ignored and rewritten.
+    ≈ 7 s on a 2-core CPU (Fashion-MNIST's 60k images decode in ≈ 1 s more); the
+    arrays load from this file in a fraction of a second, without TensorFlow. It
+    records the sizes and times of the record files it was decoded from: if they
+    change, it is ignored and rewritten.
     """
 
     def __init__(self, path: Path, source: str):
