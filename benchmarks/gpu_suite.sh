@@ -14,6 +14,7 @@
 #   OUT=results BUDGET=300 bash benchmarks/gpu_suite.sh determinism
 #   OUT=results BUDGET=300 bash benchmarks/gpu_suite.sh saves
 #   OUT=results BUDGET=540 bash benchmarks/gpu_suite.sh decay   (RESUME=1 continues it on the same machine)
+#   OUT=results BUDGET=580 bash benchmarks/gpu_suite.sh goal    (RESUME=1 continues its two long runs)
 #
 # main: 1. the default recipe, 50 epochs, alone on the GPU (wall time, img/s);
 #       2. side by side until the budget runs out: recipe candidates and the 64/128-pixel Radford nets,
@@ -52,10 +53,18 @@
 #       a G step, and with D twice as wide (--disc-width 128), 100 steps a call, the metrics every 25 epochs; then
 #       10,000 samples of each. A run the budget stops is resumed by calling again with RESUME=1 (the machine still
 #       warm: /tmp kept), which trains on from its checkpoint and draws the samples again.
+# goal: issue 4's 60-second goal and GPU determinism, then issue 5's FID target in the time left. The default
+#       recipe's 50 epochs alone (--eval-every 50), four times: 1. deterministic ops and epoch-end checkpoints
+#       only (the GPU defaults since 2026-11-28; run on that date with the code before, with the flags spelled
+#       out), empty compilation cache (a first run); 2. the same again (a repeated run, cache warm; its records
+#       must equal 1's); 3. the same with a checkpoint every 500 steps (the cost of mid-epoch checkpoints;
+#       records equal to 1's); 4. without deterministic ops (their cost). Logs, records, wall times and the
+#       agreement come back as $OUT/goal.tgz. Then, side by side for the rest of the budget, the best recipe for
+#       100 epochs decayed over the last 50, and the same with D twice as wide; 10,000 samples of each.
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
 # EXTRA adds flags to every run (a smoke test on a CPU: EXTRA="--num-train 640 --epochs 2", and PROBE_STEPS=100).
 set -u
-PART=${1:?main, conditional, scan, long, best, fast, determinism, saves or decay}
+PART=${1:?main, conditional, scan, long, best, fast, determinism, saves, decay or goal}
 BUDGET=${BUDGET:-520}
 T0=$(date +%s)
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
@@ -304,6 +313,48 @@ decay() {
   done
   wait
   THIN=1 pack decay100 decay100_ttur decay100_d2 decay100_wide
+}
+
+goal() {
+  local det=--xla_gpu_deterministic_ops=true gen="python3 -m experiments.generate --seed 1" name
+  export JAX_COMPILATION_CACHE_DIR=/tmp/xla-cache
+  if [ -z "${RESUME:-}" ]; then
+    rm -rf "$JAX_COMPILATION_CACHE_DIR"
+    mkdir -p "$R/goal"
+    for name in det_first det_repeat det_ckpt500 plain; do
+      local start=$(date +%s%N) flags=() xla=$det  # the defaults since 2026-11-28
+      [ "$name" = det_ckpt500 ] && flags=(--checkpoint-every 500)
+      [ "$name" = plain ] && xla=--xla_gpu_deterministic_ops=false
+      XLA_FLAGS=$xla XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 train "$name" 150 fashion_dcgan --seed 0 --eval-every 50 \
+        "${flags[@]}"
+      echo "$name wall_ms $(( ($(date +%s%N) - start) / 1000000 ))" | tee -a "$R/goal/walls.txt"
+      grep -E "compiled|epoch 50" "$R/$name.log" | tail -2
+      cp "$R/$name/metrics.jsonl" "$R/goal/$name.jsonl"
+      cp "$R/$name.log" "$R/goal/"
+    done
+    (cd "$R/goal" && python3 -c "
+import json
+def records(name):  # each record without its timings
+    return [{k: v for k, v in json.loads(line).items() if k not in ('epoch_time_s', 'img_per_s')}
+            for line in open(name + '.jsonl')]
+for name in ('det_repeat', 'det_ckpt500', 'plain'):
+    print(name, 'agrees with det_first' if records(name) == records('det_first') else 'differs from det_first')
+" | tee agreement.txt)
+    (cd "$R" && tar czf "$OUT/goal.tgz" goal)
+  fi
+  local recipe=(--learning-rate 2e-4 --beta1 0.5 --loss hinge --ema-decay 0.999 --epochs 100 --lr-decay-epochs 50
+    --checkpoint-every 1000000 --eval-every 25)
+  export XLA_PYTHON_CLIENT_MEM_FRACTION=0.3
+  local secs=$(( $(left) - 45 ))
+  train decay50      "$secs" fashion_dcgan --seed 0 "${recipe[@]}" &
+  train decay50_wide "$secs" fashion_dcgan --seed 0 "${recipe[@]}" --disc-width 128 &
+  wait
+  for name in decay50 decay50_wide; do
+    grep -E "^epoch" "$R/$name.log" | tail -1
+    $gen --workdir "$R/$name" --num 10000 --out "$R/$name/samples_10k.npz" &
+  done
+  wait
+  THIN=1 pack decay50 decay50_wide
 }
 
 "$PART"

@@ -9,12 +9,13 @@ Re-running the same command on the same workdir resumes from the latest
 checkpoint; a larger --epochs continues a finished run.
 """
 
-import concurrent.futures
 import dataclasses
 import json
 import os
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 from functools import partial
 from typing import ClassVar
@@ -56,7 +57,11 @@ class Config:
     )
     noise_dim: int = cli.flag(100, "size of the generator's input noise")
     num_train: int = cli.flag(0, "train on the first N training images only (0: all 60,000), for smoke runs")
-    checkpoint_every: int = cli.flag(500, "steps between checkpoints (one is also written at each epoch end)")
+    checkpoint_every: int = cli.flag(
+        0,
+        "steps between checkpoints (one is also written at each epoch end); 0: 500 on CPUs, epoch ends only on "
+        "GPUs and TPUs, where an epoch takes seconds",
+    )
     keep_every: int = cli.flag(
         0,
         "also keep the checkpoint of every N-th epoch's end, for generate and evaluate --step and --average "
@@ -154,11 +159,13 @@ def workdir_of(cfg: Config) -> epath.Path:
 
 
 def validate(cfg: Config) -> None:
-    for name in ("epochs", "batch_size", "noise_dim", "checkpoint_every", "log_every", "eval_every"):
+    for name in ("epochs", "batch_size", "noise_dim", "log_every", "eval_every"):
         if getattr(cfg, name) <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be positive, got {getattr(cfg, name)}")
-    if cfg.steps_per_call < 0:
-        raise UserError(f"--steps-per-call must be positive, or 0 for the platform's default, got {cfg.steps_per_call}")
+    for name in ("checkpoint_every", "steps_per_call"):
+        if (value := getattr(cfg, name)) < 0:
+            flag = f"--{name.replace('_', '-')}"
+            raise UserError(f"{flag} must be positive, or 0 for the platform's default, got {value}")
     if not cfg.learning_rate > 0:
         raise UserError(f"--learning-rate must be positive, got {cfg.learning_rate}")
     if not cfg.disc_learning_rate >= 0:
@@ -338,49 +345,51 @@ def save_epoch_grid(workdir: epath.Path, grid_images: np.ndarray, epoch: int, na
     plots.save_grid(grid_images, samples / f"epoch_{epoch:03d}.png", scale=2, row_names=names)
 
 
-def write_summaries(workdir: epath.Path) -> None:
-    """The progression GIF and the curves, rebuilt from ``samples/`` and ``metrics.jsonl``."""
-    plots.save_gif(sorted((workdir / "samples").glob("epoch_*.png")), workdir / "progression.gif")
-    plots.save_loss_curves(workdir / "metrics.jsonl", workdir / "loss_curves.png")
-    plots.save_metric_curves(workdir / "metrics.jsonl", workdir / "metrics_curves.png")
-
-
 class Summaries:
-    """Rebuilds the summaries on a background thread while training goes on.
+    """Rebuilds the progression GIF and curves in a child process while training goes on.
 
     They are derived from files already written (the grids, ``metrics.jsonl``), so
     nothing is lost if a run dies before they are done: the next epoch end, or the
-    next start, rebuilds them. On a GPU the rebuild (matplotlib, GIF encoding) takes
+    next start, rebuilds them. On a GPU a rebuild (matplotlib, GIF encoding) takes
     longer than an epoch of training, so the loop never waits for one: an update
     asked for while one runs is folded into a single rebuild after it (at the
-    latest in ``close``).
+    latest in ``close``). A thread would not do: the rebuild holds the GIL for up to
+    ~0.2 s at a time, longer than the GPU's queue of work lasts, while the loop waits
+    for it to dispatch the next call (``benchmarks/gil_stalls.py``).
     """
 
-    def __init__(self, workdir: epath.Path):
-        self.workdir = workdir
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        self.pending = None
+    def __init__(self, workdir: epath.Path, command: list[str] | None = None):
+        self.command = command or [sys.executable, "-c", REBUILD, os.fspath(workdir)]
+        self.process, self.stderr = None, None
         self.stale = False  # an update came while a rebuild was running
 
     def update(self) -> None:
-        if self.pending is not None and not self.pending.done():
+        if self.process is not None and self.process.poll() is None:
             self.stale = True
             return
         self.wait()  # its errors surface here
-        self.pending, self.stale = self.pool.submit(write_summaries, self.workdir), False
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stderr=self.stderr)
+        self.stale = False
 
     def wait(self) -> None:
-        if self.pending is not None:
-            self.pending.result()
-            self.pending = None
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        with self.stderr:
+            if process.wait():
+                self.stderr.seek(0)
+                last = (self.stderr.read().decode(errors="replace").strip().splitlines() or ["(no message)"])[-1]
+                raise RuntimeError(f"rebuilding the GIF and curves failed (exit {process.returncode}): {last}")
 
     def close(self) -> None:
-        try:
+        self.wait()
+        if self.stale:
+            self.update()
             self.wait()
-            if self.stale:
-                write_summaries(self.workdir)
-        finally:
-            self.pool.shutdown()
+
+
+REBUILD = "import sys; from jaxgan import plots; plots.save_summaries(sys.argv[1])"
 
 
 def eval_metrics(
@@ -430,6 +439,14 @@ def default_steps_per_call() -> int:
     a scan of 100 ran the step 1.74x (H200) to 2.06x (H100) faster; on CPUs a scan gains a few percent and
     compiles a second program for each epoch's last call (BENCHMARKS.md, "One H200: steps per dispatch")."""
     return 1 if jax.default_backend() == "cpu" else 100
+
+
+def default_checkpoint_every(steps_per_epoch: int) -> int:
+    """``--checkpoint-every 0``: an epoch of 60,000 images takes minutes on a CPU, so a checkpoint every 500
+    steps bounds what a kill loses; on a GPU it takes about a second, and the mid-epoch checkpoints of 500
+    held the 50 epochs back 4.6 s (7%) on an H200 (BENCHMARKS.md, "One H200: deterministic by default"), so
+    there only the epoch ends are saved (a checkpoint falls where a multiple of this is crossed)."""
+    return 500 if jax.default_backend() == "cpu" else steps_per_epoch
 
 
 def train(cfg: Config) -> int:
@@ -482,7 +499,7 @@ def _train(cfg: Config) -> int:
         print(f"resumed from step {start_step} in {workdir}", flush=True)
     if start_step >= total_steps:
         if lead and (workdir / "samples").is_dir():
-            write_summaries(workdir)  # in case the run died before its last rebuild
+            plots.save_summaries(workdir)  # in case the run died before its last rebuild
         print(f"{workdir} is already trained for {cfg.epochs} epochs ({start_step} steps)", flush=True)
         return 0
 
@@ -528,6 +545,7 @@ def _train(cfg: Config) -> int:
         rate = (first + n - epoch_start) * cfg.batch_size / (time.perf_counter() - t_epoch)
         bar.set_postfix_str(f"{rate:.0f} img/s D {record['disc/loss']:.3f} G {record['gen/loss']:.3f}")
 
+    checkpoint_every = cfg.checkpoint_every or default_checkpoint_every(steps_per_epoch)
     saver = checkpoint.BackgroundSaver(mngr)
     stop = _StopRequest()
     try:
@@ -550,7 +568,7 @@ def _train(cfg: Config) -> int:
                 if pending:
                     report(*pending)
                 pending = (step, n, metrics)
-                crossed = (step + n) // cfg.checkpoint_every > step // cfg.checkpoint_every
+                crossed = (step + n) // checkpoint_every > step // checkpoint_every
                 step += n
                 bar.update(n)
                 if step % steps_per_epoch and (stop.signal or crossed):

@@ -142,3 +142,11 @@ def save_metric_curves(metrics_path: str | os.PathLike, path: str | os.PathLike)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     _save_figure(fig, path)
+
+
+def save_summaries(workdir: str | os.PathLike) -> None:
+    """A run's progression GIF and curves, rebuilt from its ``samples/`` and ``metrics.jsonl``."""
+    workdir = epath.Path(workdir)
+    save_gif(sorted((workdir / "samples").glob("epoch_*.png")), workdir / "progression.gif")
+    save_loss_curves(workdir / "metrics.jsonl", workdir / "loss_curves.png")
+    save_metric_curves(workdir / "metrics.jsonl", workdir / "metrics_curves.png")

@@ -5,7 +5,7 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
+import sys
 import time
 
 import jax
@@ -277,20 +277,30 @@ def test_a_calls_metrics_are_pulled_after_the_next_call_is_dispatched(
     assert step_records(w) == step_records(reference_run)
 
 
-def test_summary_rebuilds_never_hold_up_training(tmp_path, monkeypatch):
-    """Updates during a rebuild return at once and fold into one more rebuild, done by close at the latest."""
-    release, timed_out = threading.Event(), []
-
-    def slow_rebuild(workdir):
-        timed_out.append(not release.wait(timeout=30))  # True: an update waited for this rebuild
-
-    monkeypatch.setattr(trainer, "write_summaries", slow_rebuild)
-    summaries = trainer.Summaries(tmp_path)
+def test_summary_rebuilds_never_hold_up_training(tmp_path):
+    """Updates during a rebuild return at once and fold into one more rebuild, done by close at the latest;
+    each runs in a child process, away from the training loop's GIL."""
+    release, log = tmp_path / "release", tmp_path / "rebuilds"
+    rebuild = (
+        "import os, time\n"
+        f"end = time.time() + 30\nwhile not os.path.exists({str(release)!r}) and time.time() < end: time.sleep(0.01)\n"
+        f"open({str(log)!r}, 'a').write(f'{{os.getpid()}} {{time.time() > end}}\\n')"
+    )  # a rebuild that lasts until the release; True: an update waited for it
+    summaries = trainer.Summaries(tmp_path, command=[sys.executable, "-c", rebuild])
     for _ in range(3):
         summaries.update()
-    release.set()
+    release.touch()
     summaries.close()
-    assert timed_out == [False, False]
+    rebuilds = [line.split() for line in log.read_text().splitlines()]
+    assert [timed_out for _, timed_out in rebuilds] == ["False", "False"]
+    assert str(os.getpid()) not in [pid for pid, _ in rebuilds]
+
+
+def test_a_failed_summary_rebuild_is_reported_with_its_message(tmp_path):
+    summaries = trainer.Summaries(tmp_path, command=[sys.executable, "-c", "raise SystemExit('no font found')"])
+    summaries.update()
+    with pytest.raises(RuntimeError, match="rebuilding the GIF and curves failed \\(exit 1\\): no font found"):
+        summaries.close()
 
 
 def test_summaries_lost_to_a_kill_are_rebuilt(reference_run, tmp_path, data_dir, manual_dir):

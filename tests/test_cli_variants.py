@@ -72,6 +72,12 @@ def test_steps_per_call_zero_picks_the_platforms_default(monkeypatch, backend, s
     assert trainer.default_steps_per_call() == steps
 
 
+@pytest.mark.parametrize("backend,every", [("cpu", 500), ("gpu", 937), ("tpu", 937)])
+def test_checkpoint_every_zero_picks_the_platforms_default(monkeypatch, backend, every):
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    assert trainer.default_checkpoint_every(937) == every
+
+
 def test_a_radford_dcgan64_variant_trains_and_samples_from_its_ema(tmp_path, data_dir, manual_dir):
     variant = ["--arch", "dcgan64", "--loss", "hinge", "--disc-steps", 2, "--ema-decay", 0.9,
                "--diffaugment", "color,translation,cutout", "--learning-rate", 2e-4, "--beta1", 0.5]  # fmt: skip

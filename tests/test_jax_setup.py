@@ -39,6 +39,17 @@ def test_the_serial_schedule_joins_other_flags_once_and_leaves_a_users_choice(mo
     assert os.environ["XLA_FLAGS"] == mine
 
 
+def test_gpu_determinism_joins_other_flags_once_and_leaves_a_users_choice(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", xla_flags.XLA_CPU_CONVOLUTIONS)
+    xla_flags.use_deterministic_gpu_ops()
+    xla_flags.use_deterministic_gpu_ops()
+    assert os.environ["XLA_FLAGS"] == f"{xla_flags.XLA_CPU_CONVOLUTIONS} {xla_flags.DETERMINISTIC_GPU_OPS}"
+    mine = f"--{xla_flags.GPU_DETERMINISM}=false"
+    monkeypatch.setenv("XLA_FLAGS", mine)
+    xla_flags.use_deterministic_gpu_ops()
+    assert os.environ["XLA_FLAGS"] == mine
+
+
 def python_stdout(code: str, **env: str) -> list[str]:
     """The words a fresh interpreter prints for ``code``, with the experiments' JAX settings left unset."""
     unset = ("XLA_FLAGS", "JAX_COMPILATION_CACHE_DIR", "JAXGAN_CACHE_DIR")
@@ -66,3 +77,9 @@ def test_the_experiments_keep_compiled_programs_in_a_persistent_cache(tmp_path):
 def test_the_experiments_compile_convolutions_with_xla_instead_of_ynnpack():
     assert python_stdout(CONV) == ["True"]  # jaxlib's default, which the flag turns off
     assert python_stdout("import experiments; " + CONV) == ["False"]
+
+
+def test_the_experiments_ask_for_deterministic_gpu_programs():
+    # XLA refuses to start on a flag it does not know: the computation checks this jaxlib takes it.
+    code = "import experiments, jax.numpy as jnp, os; jnp.ones(3).block_until_ready(); print(os.environ['XLA_FLAGS'])"
+    assert xla_flags.DETERMINISTIC_GPU_OPS in python_stdout(code)
