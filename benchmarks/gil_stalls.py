@@ -8,9 +8,11 @@ is always running, and the loop must still dispatch a call every ~70 ms (100
 steps of batch 64 on an H200) to keep the GPU busy. This measures what the loop
 sees: the main thread sleeps 1 ms again and again and records how late it wakes,
 (1) with nothing beside it, (2) with the rebuild looping on a thread (the trainer
-until 2026-11-28) and (3) with it looping in a child process
-(``fashion_dcgan.Summaries`` now). The workdir is a synthetic run of ``--epochs``
-epochs (random grids, the trainer's records). Prints the wake-up delays'
+until 2026-11-28), (3) with it looping in a child process
+(``fashion_dcgan.Summaries`` now) and (4) beside the other worker thread of the
+loop, ``checkpoint.BackgroundSaver``, saving the default run's state one
+checkpoint after another (the trainer saves one an epoch on a GPU). The workdir
+is a synthetic run of ``--epochs`` epochs (random grids, the trainer's records). Prints the wake-up delays'
 median, 99th percentile and maximum, and the time lost to delays over 60 ms.
 """
 
@@ -22,11 +24,12 @@ import threading
 import time
 from pathlib import Path
 
+import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.train_step import machine
 from experiments import fashion_dcgan as trainer
-from jaxgan import plots
+from jaxgan import checkpoint, plots
 
 SLACK_S = 0.06  # a delay longer than this leaves a GPU with a 70 ms call queued idle
 
@@ -59,7 +62,7 @@ def wake_up_delays(seconds: float) -> list[float]:
 
 
 def beside(rebuild_loop, seconds: float) -> tuple[list[float], int]:
-    """The delays while ``rebuild_loop(stop)`` runs on a thread; and how many rebuilds it finished."""
+    """The delays while ``rebuild_loop(stop, count)`` runs on a thread; and how many rebuilds (saves) it finished."""
     stop, count, errors = threading.Event(), [], []
 
     def run():
@@ -113,20 +116,32 @@ def main():
                 summaries.wait()
                 count.append(1)
 
+        state = trainer.build_state(trainer.Config(), trainer.DataSpec((28, 28, 1), 28, ()))
+        mngr = checkpoint.manager(Path(tmp) / "checkpoints")
+
+        def checkpoints(stop, count):
+            saver = checkpoint.BackgroundSaver(mngr)
+            while not stop.is_set():
+                saver.save(state.replace(step=jnp.asarray(len(count) + 1)))
+                saver.wait()
+                count.append(1)
+            saver.close()
+
         settings = {
             "alone": (wake_up_delays(args.seconds), 0),
             "thread": beside(on_a_thread, args.seconds),
             "process": beside(in_a_process, args.seconds),
+            "checkpoints": beside(checkpoints, args.seconds),
         }
     results = {
         "machine": machine(), "date": time.strftime("%Y-%m-%d"), "seconds": args.seconds, "epochs": args.epochs,
         "settings": {name: summary(d, n, args.seconds) for name, (d, n) in settings.items()},
     }  # fmt: skip
     print(f"{results['machine']}, {results['date']}, a {args.epochs}-epoch run's GIF and curves")
-    print(f"{'rebuilds':>9} {'on':<8} {'wake-ups':>9} {'median ms':>10} {'p99 ms':>8} {'max ms':>8} {'>60 ms':>7} "
+    print(f"{'done':>9} {'beside':<11} {'wake-ups':>9} {'median ms':>10} {'p99 ms':>8} {'max ms':>8} {'>60 ms':>7} "
           f"{'lost s/s':>9}")  # fmt: skip
     for name, r in results["settings"].items():
-        print(f"{r['rebuilds']:>9} {name:<8} {r['wake_ups']:>9} {r['median_ms']:>10.2f} {r['p99_ms']:>8.1f} "
+        print(f"{r['rebuilds']:>9} {name:<11} {r['wake_ups']:>9} {r['median_ms']:>10.2f} {r['p99_ms']:>8.1f} "
               f"{r['max_ms']:>8.1f} {r['over_60ms']:>7} {r['lost_s_per_s']:>9.4f}")  # fmt: skip
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

@@ -369,7 +369,11 @@ class Summaries:
             return
         self.wait()  # its errors surface here
         self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stderr=self.stderr)
+        # In a session of its own: a Ctrl-C in the terminal, or `timeout`'s SIGTERM to the process group, is
+        # the trainer's to handle (a clean stop, which waits for this rebuild), not the rebuild's to die of.
+        self.process = subprocess.Popen(
+            self.command, stdin=subprocess.DEVNULL, stderr=self.stderr, start_new_session=True
+        )
         self.stale = False
 
     def wait(self) -> None:

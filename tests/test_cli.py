@@ -296,6 +296,24 @@ def test_summary_rebuilds_never_hold_up_training(tmp_path):
     assert str(os.getpid()) not in [pid for pid, _ in rebuilds]
 
 
+def test_a_summary_rebuild_is_out_of_reach_of_the_terminals_signals():
+    """Ctrl-C reaches the whole foreground process group; the trainer stops cleanly on it and waits for the
+    rebuild, which must not die of it."""
+    trainer_like = (
+        "import os, signal, sys\n"
+        "from experiments import fashion_dcgan as trainer\n"
+        "signal.signal(signal.SIGINT, lambda *_: None)  # the trainer's own handler\n"
+        "summaries = trainer.Summaries('.', command=[sys.executable, '-c', 'import time; time.sleep(1)'])\n"
+        "summaries.update()\n"
+        "os.killpg(0, signal.SIGINT)  # Ctrl-C\n"
+        "summaries.close()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", trainer_like], cwd=REPO, capture_output=True, text=True, start_new_session=True
+    )
+    assert out.returncode == 0, out.stderr
+
+
 def test_a_failed_summary_rebuild_is_reported_with_its_message(tmp_path):
     summaries = trainer.Summaries(tmp_path, command=[sys.executable, "-c", "raise SystemExit('no font found')"])
     summaries.update()
