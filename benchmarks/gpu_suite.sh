@@ -116,6 +116,18 @@ probe() {  # folder name flags: the scanned step alone (100 a call) with XLA_FLA
     --json "$1/steps_per_call_$2.json" > "$1/steps_per_call_$2.log" 2>&1
   echo "probe $2 ($3): exit $? $(grep -A1 steps/call "$1/steps_per_call_$2.log" | tail -1)"
 }
+agree() {  # folder reference names...: whether each run's folder/<name>.jsonl equals the reference's, timings
+  # aside; appended to folder/agreement.txt
+  (cd "$1" && python3 -c "
+import json, sys
+def records(name):  # each record without its timings
+    return [{k: v for k, v in json.loads(line).items() if k not in ('epoch_time_s', 'img_per_s')}
+            for line in open(name + '.jsonl')]
+reference, *names = sys.argv[1:]
+for name in names:
+    print(name, 'agrees with' if records(name) == records(reference) else 'differs from', reference)" "${@:2}") |
+    tee -a "$1/agreement.txt"
+}
 radford=(--learning-rate 2e-4 --beta1 0.5 --epochs 500 --checkpoint-every 1000000)
 one=(--steps-per-call 1)  # main and conditional as recorded: one step a dispatch (the default until 2026-11-27)
 export XLA_PYTHON_CLIENT_MEM_FRACTION=0.15  # room for the runs side by side
@@ -270,14 +282,8 @@ determinism() {
     XLA_FLAGS=$flags XLA_PYTHON_CLIENT_MEM_FRACTION=0.75 train "$name" 120 fashion_dcgan --seed 0 --epochs 3
     cp "$R/$name/metrics.jsonl" "$R/determinism/$name.jsonl"
   done
-  (cd "$R/determinism" && python3 -c "
-import json
-def records(name):  # each record without its timings
-    return [{k: v for k, v in json.loads(line).items() if k not in ('epoch_time_s', 'img_per_s')}
-            for line in open(name + '.jsonl')]
-for name in ('plain', 'deterministic'):
-    same = records(name + '_1') == records(name + '_2')
-    print(name, 'runs agree' if same else 'runs differ')" | tee agreement.txt)
+  agree "$R/determinism" plain_1 plain_2
+  agree "$R/determinism" deterministic_1 deterministic_2
   (cd "$R" && tar czf "$OUT/determinism.tgz" determinism)
 }
 
@@ -332,14 +338,7 @@ goal() {
       cp "$R/$name/metrics.jsonl" "$R/goal/$name.jsonl"
       cp "$R/$name.log" "$R/goal/"
     done
-    (cd "$R/goal" && python3 -c "
-import json
-def records(name):  # each record without its timings
-    return [{k: v for k, v in json.loads(line).items() if k not in ('epoch_time_s', 'img_per_s')}
-            for line in open(name + '.jsonl')]
-for name in ('det_repeat', 'det_ckpt500', 'plain'):
-    print(name, 'agrees with det_first' if records(name) == records('det_first') else 'differs from det_first')
-" | tee agreement.txt)
+    agree "$R/goal" det_first det_repeat det_ckpt500 plain
     (cd "$R" && tar czf "$OUT/goal.tgz" goal)
   fi
   local recipe=(--learning-rate 2e-4 --beta1 0.5 --loss hinge --ema-decay 0.999 --epochs 100 --lr-decay-epochs 50

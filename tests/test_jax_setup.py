@@ -2,6 +2,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from jaxgan import xla_flags
 from tests.conftest import REPO
 
@@ -28,25 +30,21 @@ def test_the_flag_joins_other_flags_once_and_leaves_a_users_choice(monkeypatch):
     assert os.environ["XLA_FLAGS"] == mine
 
 
-def test_the_serial_schedule_joins_other_flags_once_and_leaves_a_users_choice(monkeypatch):
+@pytest.mark.parametrize(
+    "use,flag,option",
+    [
+        (xla_flags.use_serial_schedule, xla_flags.SERIAL_SCHEDULE, xla_flags.SCHEDULER),
+        (xla_flags.use_deterministic_gpu_ops, xla_flags.DETERMINISTIC_GPU_OPS, xla_flags.GPU_DETERMINISM),
+    ],
+)
+def test_a_flag_joins_other_flags_once_and_leaves_a_users_choice(monkeypatch, use, flag, option):
     monkeypatch.setenv("XLA_FLAGS", xla_flags.XLA_CPU_CONVOLUTIONS)
-    xla_flags.use_serial_schedule()
-    xla_flags.use_serial_schedule()
-    assert os.environ["XLA_FLAGS"] == f"{xla_flags.XLA_CPU_CONVOLUTIONS} {xla_flags.SERIAL_SCHEDULE}"
-    mine = f"--{xla_flags.SCHEDULER}=true"
+    use()
+    use()
+    assert os.environ["XLA_FLAGS"] == f"{xla_flags.XLA_CPU_CONVOLUTIONS} {flag}"
+    mine = f"--{option}={'false' if flag.endswith('true') else 'true'}"
     monkeypatch.setenv("XLA_FLAGS", mine)
-    xla_flags.use_serial_schedule()
-    assert os.environ["XLA_FLAGS"] == mine
-
-
-def test_gpu_determinism_joins_other_flags_once_and_leaves_a_users_choice(monkeypatch):
-    monkeypatch.setenv("XLA_FLAGS", xla_flags.XLA_CPU_CONVOLUTIONS)
-    xla_flags.use_deterministic_gpu_ops()
-    xla_flags.use_deterministic_gpu_ops()
-    assert os.environ["XLA_FLAGS"] == f"{xla_flags.XLA_CPU_CONVOLUTIONS} {xla_flags.DETERMINISTIC_GPU_OPS}"
-    mine = f"--{xla_flags.GPU_DETERMINISM}=false"
-    monkeypatch.setenv("XLA_FLAGS", mine)
-    xla_flags.use_deterministic_gpu_ops()
+    use()
     assert os.environ["XLA_FLAGS"] == mine
 
 
