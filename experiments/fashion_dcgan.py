@@ -345,6 +345,9 @@ def save_epoch_grid(workdir: epath.Path, grid_images: np.ndarray, epoch: int, na
     plots.save_grid(grid_images, samples / f"epoch_{epoch:03d}.png", scale=2, row_names=names)
 
 
+REBUILD = "import sys; from jaxgan import plots; plots.save_summaries(sys.argv[1])"  # the child's program
+
+
 class Summaries:
     """Rebuilds the progression GIF and curves in a child process while training goes on.
 
@@ -353,9 +356,10 @@ class Summaries:
     next start, rebuilds them. On a GPU a rebuild (matplotlib, GIF encoding) takes
     longer than an epoch of training, so the loop never waits for one: an update
     asked for while one runs is folded into a single rebuild after it (at the
-    latest in ``close``). A thread would not do: the rebuild holds the GIL for up to
-    ~0.2 s at a time, longer than the GPU's queue of work lasts, while the loop waits
-    for it to dispatch the next call (``benchmarks/gil_stalls.py``).
+    latest in ``close``). A thread would not do: the rebuild held the GIL for up to
+    0.14 s at a time, longer than the GPU's queue of work lasts, while the loop waited
+    for it to dispatch the next call (``benchmarks/gil_stalls.py``). ``command``
+    replaces the child's (tests).
     """
 
     def __init__(self, workdir: epath.Path, command: list[str] | None = None):
@@ -391,9 +395,6 @@ class Summaries:
         if self.stale:
             self.update()
             self.wait()
-
-
-REBUILD = "import sys; from jaxgan import plots; plots.save_summaries(sys.argv[1])"
 
 
 def eval_metrics(
