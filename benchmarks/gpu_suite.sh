@@ -276,7 +276,7 @@ determinism() {
   local det=--xla_gpu_deterministic_ops=true name
   mkdir -p "$R/determinism"
   for i in 1 2; do  # twice each, alternating: noise hits both
-    probe "$R/determinism" "plain_$i" ""
+    probe "$R/determinism" "plain_$i" --xla_gpu_deterministic_ops=false
     probe "$R/determinism" "deterministic_$i" "$det"
   done | tee "$R/determinism/probes.txt"
   for name in plain_1 plain_2 deterministic_1 deterministic_2; do
