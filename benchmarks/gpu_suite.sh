@@ -53,8 +53,9 @@
 #       a G step, and with D twice as wide (--disc-width 128), 100 steps a call, the metrics every 25 epochs; then
 #       10,000 samples of each. A run the budget stops is resumed by calling again with RESUME=1 (the machine still
 #       warm: /tmp kept), which trains on from its checkpoint and draws the samples again.
-# goal: issue 4's 60-second goal and GPU determinism, then issue 5's FID target in the time left. The default
-#       recipe's 50 epochs alone (--eval-every 50), four times: 1. deterministic ops and epoch-end checkpoints
+# goal: issue 4's 60-second goal and GPU determinism, then issue 5's FID target in the time left. The scanned
+#       step alone with deterministic ops (since 2026-11-28; a probe, as in fast), then the default recipe's 50
+#       epochs alone (--eval-every 50), four times: 1. deterministic ops and epoch-end checkpoints
 #       only (the GPU defaults since 2026-11-28; run on that date with the code before, with the flags spelled
 #       out), empty compilation cache (a first run); 2. the same again (a repeated run, cache warm; its records
 #       must equal 1's); 3. the same with a checkpoint every 500 steps (the cost of mid-epoch checkpoints;
@@ -329,6 +330,7 @@ goal() {
   if [ -z "${RESUME:-}" ]; then
     rm -rf "$JAX_COMPILATION_CACHE_DIR"
     mkdir -p "$R/goal"
+    probe "$R/goal" det "$det"  # the scanned step alone: what the epochs' rate is measured against
     for name in det_first det_repeat det_ckpt500 plain; do
       local start=$(date +%s%N) flags=() xla=$det  # the defaults since 2026-11-28
       [ "$name" = det_ckpt500 ] && flags=(--checkpoint-every 500)
