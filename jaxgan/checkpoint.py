@@ -13,8 +13,11 @@ checks it and falls back to the newest checkpoint that reads back intact.
 
 import concurrent.futures
 import contextlib
+import gc
 import hashlib
+import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -171,16 +174,49 @@ def restore(mngr: ocp.CheckpointManager, like: GANState, step: int | None = None
         diff = sorted(set(stored.items()) ^ set(expected.items()))[0][0]
         raise UserError(f"checkpoint {step} in {mngr.directory} does not fit this model (first difference: {diff})")
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_tree(like))
+    unreadable = None
     try:
         tree = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
         recorded = (mngr.metadata(step).custom_metadata or {}).get("sha256")
     except Exception as e:
-        raise CorruptCheckpointError(f"checkpoint {step} in {mngr.directory}: unreadable ({e!r:.200})") from e
+        while e.__cause__ is not None:  # orbax wraps TensorStore's error, which names the file and the bytes
+            e = e.__cause__
+        unreadable = f"checkpoint {step} in {mngr.directory}: unreadable ({type(e).__name__}: {e}"[:300] + ")"
+    if unreadable:  # raised here, once the failed read's traceback is garbage
+        _collect_abandoned_reads()
+        raise CorruptCheckpointError(unreadable)
     if recorded is None:  # its metadata was lost (a write cut short, or damage): nothing to verify against
         raise CorruptCheckpointError(f"checkpoint {step} in {mngr.directory}: no checksum recorded")
     if _digest(tree) != recorded:
         raise CorruptCheckpointError(f"checkpoint {step} in {mngr.directory}: arrays differ from what was saved")
     return _from_tree(tree, like)
+
+
+def _collect_abandoned_reads(quiet_s: float = 0.25, limit_s: float = 3.0) -> None:
+    """Collects, silently, what a failed orbax read leaves behind.
+
+    Orbax reads a checkpoint's arrays as concurrent asyncio tasks. When one fails,
+    it closes its event loop while TensorStore's other reads are still in flight.
+    Their coroutines and exceptions are dropped unread, and their callbacks find the
+    loop closed. As they are garbage-collected or called, asyncio logs "Task exception
+    was never retrieved" and Python prints "Exception ignored in: <coroutine ...>" and
+    "Event loop is closed" tracebacks: 140 lines of stderr after the one line that
+    says the checkpoint is corrupt. This mutes them until ``quiet_s`` passes without
+    one (at most ``limit_s``).
+    """
+    log = logging.getLogger("asyncio")
+    level, hook = log.level, sys.unraisablehook
+    last = [time.monotonic()]
+    log.setLevel(logging.CRITICAL + 1)
+    sys.unraisablehook = lambda _: last.__setitem__(0, time.monotonic())
+    try:
+        end = time.monotonic() + limit_s
+        while time.monotonic() < min(end, last[0] + quiet_s):
+            gc.collect()
+            time.sleep(0.05)
+    finally:
+        log.setLevel(level)
+        sys.unraisablehook = hook
 
 
 SET_ASIDE_NOTE = """Checkpoints that did not read back intact (unreadable, or arrays that differ from the
