@@ -61,7 +61,8 @@
 #       must equal 1's); 3. the same with a checkpoint every 500 steps (the cost of mid-epoch checkpoints;
 #       records equal to 1's); 4. without deterministic ops (their cost). Logs, records, wall times and the
 #       agreement come back as $OUT/goal.tgz. Then, side by side for the rest of the budget, the best recipe for
-#       100 epochs decayed over the last 50, and the same with D twice as wide; 10,000 samples of each.
+#       100 epochs decayed over the last 50, and the same with D twice as wide (--seed $SEED, 0 unless set: run
+#       with SEED=0 on 2026-11-28; another seed tells whether the wide D's lower FID holds); 10,000 samples of each.
 # Since 2026-11-28 the experiments ask for deterministic GPU ops; the parts recorded before that ran without them
 # (XLA_FLAGS=--xla_gpu_deterministic_ops=false repeats them as they ran).
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
@@ -349,8 +350,8 @@ goal() {
     --checkpoint-every 1000000 --eval-every 25)
   export XLA_PYTHON_CLIENT_MEM_FRACTION=0.3
   local secs=$(( $(left) - 45 ))
-  train decay50      "$secs" fashion_dcgan --seed 0 "${recipe[@]}" &
-  train decay50_wide "$secs" fashion_dcgan --seed 0 "${recipe[@]}" --disc-width 128 &
+  train decay50      "$secs" fashion_dcgan --seed "${SEED:-0}" "${recipe[@]}" &
+  train decay50_wide "$secs" fashion_dcgan --seed "${SEED:-0}" "${recipe[@]}" --disc-width 128 &
   wait
   for name in decay50 decay50_wide; do
     grep -E "^epoch" "$R/$name.log" | tail -1
