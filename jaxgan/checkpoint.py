@@ -168,7 +168,7 @@ def restore(mngr: ocp.CheckpointManager, like: GANState, step: int | None = None
     try:
         stored = {name: tuple(leaf.shape) for name, leaf in _named_leaves(mngr.item_metadata(step))}
     except Exception as e:
-        raise CorruptCheckpointError(f"checkpoint {step} in {mngr.directory}: unreadable metadata ({e!r:.200})") from e
+        raise CorruptCheckpointError(f"checkpoint {step} in {mngr.directory}: unreadable metadata ({_cause(e)})") from e
     expected = {name: tuple(leaf.shape) for name, leaf in _named_leaves(_to_tree(like))}
     if stored != expected:
         diff = sorted(set(stored.items()) ^ set(expected.items()))[0][0]
@@ -179,9 +179,7 @@ def restore(mngr: ocp.CheckpointManager, like: GANState, step: int | None = None
         tree = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
         recorded = (mngr.metadata(step).custom_metadata or {}).get("sha256")
     except Exception as e:
-        while e.__cause__ is not None:  # orbax wraps TensorStore's error, which names the file and the bytes
-            e = e.__cause__
-        unreadable = f"checkpoint {step} in {mngr.directory}: unreadable ({type(e).__name__}: {e}"[:300] + ")"
+        unreadable = f"checkpoint {step} in {mngr.directory}: unreadable ({_cause(e)})"
     if unreadable:  # raised here, once the failed read's traceback is garbage
         _collect_abandoned_reads()
         raise CorruptCheckpointError(unreadable)
@@ -190,6 +188,14 @@ def restore(mngr: ocp.CheckpointManager, like: GANState, step: int | None = None
     if _digest(tree) != recorded:
         raise CorruptCheckpointError(f"checkpoint {step} in {mngr.directory}: arrays differ from what was saved")
     return _from_tree(tree, like)
+
+
+def _cause(e: BaseException, limit: int = 240) -> str:
+    """The innermost cause of ``e``, as ``Type: message``: orbax wraps TensorStore's error, which names the file
+    and the bytes it could not read."""
+    while e.__cause__ is not None:
+        e = e.__cause__
+    return f"{type(e).__name__}: {e}"[:limit]
 
 
 def _collect_abandoned_reads(quiet_s: float = 0.25, limit_s: float = 3.0) -> None:
@@ -206,12 +212,17 @@ def _collect_abandoned_reads(quiet_s: float = 0.25, limit_s: float = 3.0) -> Non
     """
     log = logging.getLogger("asyncio")
     level, hook = log.level, sys.unraisablehook
-    last = [time.monotonic()]
+    last = time.monotonic()  # when the newest one was muted
+
+    def mute(_) -> None:
+        nonlocal last
+        last = time.monotonic()
+
     log.setLevel(logging.CRITICAL + 1)
-    sys.unraisablehook = lambda _: last.__setitem__(0, time.monotonic())
+    sys.unraisablehook = mute
     try:
         end = time.monotonic() + limit_s
-        while time.monotonic() < min(end, last[0] + quiet_s):
+        while time.monotonic() < min(end, last + quiet_s):
             gc.collect()
             time.sleep(0.05)
     finally:
