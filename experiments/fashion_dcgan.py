@@ -95,6 +95,9 @@ class Config:
     disc_width: int = cli.flag(
         64, "channels of D's first conv, doubled at each further one (64: the tutorial's and Radford et al.'s)"
     )
+    spectral_norm: bool = cli.flag(
+        False, "spectral normalization of D's weights (Miyato et al. 2018; one power iteration a step)"
+    )
     ema_decay: float = cli.flag(0.0, "decay of a moving average of G's weights used for samples and metrics (0: off)")
     standing_stats: int = cli.flag(
         100,
@@ -220,12 +223,10 @@ def networks(cfg: Config, spec: DataSpec):
     """(generator, discriminator) of ``cfg.arch`` for images of ``spec``."""
     kw = {"dtype": jnp.dtype(cfg.dtype), "num_classes": len(spec.class_names) if cfg.conditional else 0}
     side, channels = spec.image_shape[0], spec.image_shape[2]
+    disc_kw = {"width": cfg.disc_width, "spectral_norm": cfg.spectral_norm, **kw}
     if cfg.arch == "tutorial":
-        return models.Generator(size=side, channels=channels, **kw), models.Discriminator(width=cfg.disc_width, **kw)
-    return (
-        models.DCGANGenerator(size=side, channels=channels, **kw),
-        models.DCGANDiscriminator(width=cfg.disc_width, **kw),
-    )
+        return models.Generator(size=side, channels=channels, **kw), models.Discriminator(**disc_kw)
+    return models.DCGANGenerator(size=side, channels=channels, **kw), models.DCGANDiscriminator(**disc_kw)
 
 
 def build_state(cfg: Config, spec: DataSpec | None = None) -> GANState:

@@ -44,6 +44,8 @@ def _to_tree(state: GANState) -> dict:
     tree["key"] = jax.random.key_data(state.key)
     if state.gen_ema_params is not None:  # absent without EMA: such checkpoints keep their old layout
         tree["gen_ema_params"] = state.gen_ema_params
+    if state.disc_batch_stats:  # likewise, absent for a D without statistics
+        tree["disc_batch_stats"] = state.disc_batch_stats
     return tree
 
 
@@ -51,6 +53,8 @@ def _from_tree(tree: dict, like: GANState) -> GANState:
     fields = {name: tree[name] for name in _ARRAY_FIELDS}
     if like.gen_ema_params is not None:
         fields["gen_ema_params"] = tree["gen_ema_params"]
+    if like.disc_batch_stats:
+        fields["disc_batch_stats"] = tree["disc_batch_stats"]
     return like.replace(key=jax.random.wrap_key_data(tree["key"]), **fields)
 
 

@@ -430,6 +430,22 @@ class Dropout(nn.Module):
         return lax.select(mask, x / keep, jnp.zeros_like(x))
 
 
+def spectral(layer: nn.Module, on: bool, train: bool) -> Callable[[jax.Array], jax.Array]:
+    """``layer``, with each of its weight matrices divided by its largest singular value when ``on``.
+
+    Spectral normalization (Miyato et al. 2018) bounds each layer's Lipschitz
+    constant by 1, so D's logit cannot grow sharper than its weights allow: the
+    constraint WGAN-GP approximates with a penalty, at the cost of one power
+    iteration a layer and a step. Flax's ``nn.SpectralNorm``: a kernel counts as
+    a ``[fan_in, features]`` matrix; the iteration's vector persists between
+    steps in the ``batch_stats`` collection (which D then has, and a train step
+    must let it update: ``train``); the parameters keep their names and values.
+    """
+    if not on:
+        return layer
+    return partial(nn.SpectralNorm(layer), update_stats=train)
+
+
 class Discriminator(nn.Module):
     """TF-tutorial DCGAN discriminator: images ``[B, 28, 28, 1]`` -> one real/fake logit ``[B]``.
 
@@ -442,17 +458,20 @@ class Discriminator(nn.Module):
     dtype: jnp.dtype = jnp.float32  # compute dtype; parameters and the logit stay float32
     num_classes: int = 0  # 0: unconditional
     width: int = 64  # channels of the first conv, doubled in the second (the tutorial's 64, 128)
+    spectral_norm: bool = False  # see spectral
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
         init = xavier_uniform()
         h = condition_image(x, labels, self.num_classes)
         for features in (self.width, 2 * self.width):
-            h = Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=init, dtype=self.dtype)(h)
+            conv = Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=init, dtype=self.dtype)
+            h = spectral(conv, self.spectral_norm, train)(h)
             h = nn.leaky_relu(h, self.negative_slope)
             h = Dropout(self.dropout_rate)(h, deterministic=not train)
         h = h.reshape(h.shape[0], -1)  # [B, 7 * 7 * 2 * width]
-        return nn.Dense(1, kernel_init=init, dtype=self.dtype)(h)[:, 0].astype(jnp.float32)
+        dense = nn.Dense(1, kernel_init=init, dtype=self.dtype)
+        return spectral(dense, self.spectral_norm, train)(h)[:, 0].astype(jnp.float32)
 
 
 class DCGANGenerator(nn.Module):
@@ -518,17 +537,20 @@ class DCGANDiscriminator(nn.Module):
     width: int = 64
     dtype: jnp.dtype = jnp.float32
     num_classes: int = 0
+    spectral_norm: bool = False  # see spectral; the batch normalization stays
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
         init = normal(0.02)
         h, features = condition_image(x, labels, self.num_classes), self.width
         while h.shape[1] > 4:
-            h = Conv(features, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=init,
-                     dtype=self.dtype)(h)  # fmt: skip
+            conv = Conv(features, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=init,
+                        dtype=self.dtype)  # fmt: skip
+            h = spectral(conv, self.spectral_norm, train)(h)
             if features != self.width:
                 h = BatchOnlyNorm()(h)
             h = nn.leaky_relu(h, 0.2)
             features *= 2
-        h = Conv(1, (4, 4), padding="VALID", kernel_init=init, dtype=self.dtype)(h)  # [B, 1, 1, 1]
+        conv = Conv(1, (4, 4), padding="VALID", kernel_init=init, dtype=self.dtype)
+        h = spectral(conv, self.spectral_norm, train)(h)  # [B, 1, 1, 1]
         return h.reshape(-1).astype(jnp.float32)

@@ -23,6 +23,7 @@ class GANState:
     gen_params: Params
     gen_batch_stats: Params
     disc_params: Params
+    disc_batch_stats: Params  # the spectral norms' power-iteration vectors (models.spectral); {} for most D
     gen_opt_state: optax.OptState
     disc_opt_state: optax.OptState
     key: jax.Array  # [] typed PRNG key
@@ -65,6 +66,7 @@ def create_state(
             gen_params=gen_vars["params"],
             gen_batch_stats=gen_vars.get("batch_stats", {}),
             disc_params=disc_vars["params"],
+            disc_batch_stats=disc_vars.get("batch_stats", {}),
             gen_opt_state=gen_tx.init(gen_vars["params"]),
             disc_opt_state=disc_tx.init(disc_vars["params"]),
             key=train_key,

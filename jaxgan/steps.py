@@ -1,7 +1,6 @@
 """Pure training and sampling steps. Callers jit them; nothing here is jitted."""
 
 from collections.abc import Callable, Iterable
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -69,19 +68,28 @@ def train_step(
             # Each batch D sees gets its own dropout masks, as separate Keras calls
             # would: real image i and generated image i must not share a mask.
             rngs = {"dropout": jax.random.fold_in(dropout_key, call)}
-            return state.discriminator.apply({"params": disc_params}, x, train=True, rngs=rngs, **cond)
+            if not state.disc_batch_stats:
+                return state.discriminator.apply({"params": disc_params}, x, train=True, rngs=rngs, **cond), {}
+            # Every call starts from the state's statistics (spectral norms' vectors), so D judges
+            # real and generated images by the same normalized weights; all calls update them alike.
+            variables = {"params": disc_params, "batch_stats": state.disc_batch_stats}
+            logits, updates = state.discriminator.apply(
+                variables, x, train=True, rngs=rngs, mutable=["batch_stats"], **cond
+            )
+            return logits, updates["batch_stats"]
 
         seen_real, seen_fake = (
             (real, fake) if augment is None else (augment(real_aug_key, real), augment(fake_aug_key, fake))
         )
-        real_logits, fake_logits = d(seen_real, 0), d(seen_fake, 1)  # [B], [B]
+        (real_logits, disc_stats), (fake_logits, _) = d(seen_real, 0), d(seen_fake, 1)  # [B], [B]
         d_loss = loss.disc(real_logits, fake_logits)
         if loss.gp_weight:
-            d_loss += loss.gp_weight * losses.gradient_penalty(partial(d, call=2), seen_real, seen_fake, gp_key)
-        aux = (gen_updates["batch_stats"], real_logits, fake_logits)
+            critic = lambda x: d(x, call=2)[0]  # noqa: E731
+            d_loss += loss.gp_weight * losses.gradient_penalty(critic, seen_real, seen_fake, gp_key)
+        aux = (gen_updates["batch_stats"], disc_stats, real_logits, fake_logits)
         return (d_loss, loss.gen(fake_logits)), aux
 
-    (d_loss, g_loss), vjp, (batch_stats, real_logits, fake_logits) = jax.vjp(
+    (d_loss, g_loss), vjp, (batch_stats, disc_stats, real_logits, fake_logits) = jax.vjp(
         both_losses, state.gen_params, state.disc_params, has_aux=True
     )
     one, zero = jnp.ones_like(d_loss), jnp.zeros_like(d_loss)
@@ -109,6 +117,7 @@ def train_step(
     new_state = state.replace(
         step=state.step + 1,
         disc_params=optax.apply_updates(state.disc_params, disc_updates),
+        disc_batch_stats=disc_stats,
         disc_opt_state=disc_opt_state,
         **gen_fields,
     )

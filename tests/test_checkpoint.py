@@ -10,22 +10,26 @@ from jaxgan.state import create_state
 from tests.helpers import assert_trees_equal
 
 
-def make_state(noise_dim=100):
+def make_state(noise_dim=100, spectral_norm=False):
     tx = optax.adam(1e-3, b1=0.5)
-    return create_state(jax.random.key(3), models.Generator(), models.Discriminator(), tx, tx, noise_dim, (28, 28, 1))
+    disc = models.Discriminator(spectral_norm=spectral_norm)
+    return create_state(jax.random.key(3), models.Generator(), disc, tx, tx, noise_dim, (28, 28, 1))
 
 
-def test_round_trip_leaf_by_leaf(tmp_path):
-    state = make_state()
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_round_trip_leaf_by_leaf(tmp_path, spectral_norm):
+    """Everything comes back, D's spectral norms' vectors too (names with '/' in them)."""
+    state = make_state(spectral_norm=spectral_norm)
     batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
     state, _ = jax.jit(steps.train_step)(state, batch)  # non-trivial optimizer state and step
     mngr = checkpoint.manager(tmp_path)
     checkpoint.save(mngr, state)
     mngr.wait_until_finished()
 
-    restored = checkpoint.restore(checkpoint.manager(tmp_path), make_state())
+    restored = checkpoint.restore(checkpoint.manager(tmp_path), make_state(spectral_norm=spectral_norm))
     assert_trees_equal(state, restored)
     assert int(restored.step) == 1
+    assert len(jax.tree.leaves(restored.disc_batch_stats)) == (6 if spectral_norm else 0)
 
 
 def test_restore_into_another_model_is_a_clear_error(tmp_path):

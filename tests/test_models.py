@@ -61,6 +61,43 @@ def test_discriminator_width_sets_every_conv(disc):
         assert kernels == [(4, 4, 1, 96), (4, 4, 96, 192), (4, 4, 192, 384), (4, 4, 384, 768), (4, 4, 768, 1)]
 
 
+@pytest.mark.parametrize("disc,side", [(models.Discriminator, 28), (models.DCGANDiscriminator, 64)])
+def test_spectral_norm_divides_every_kernel_by_its_power_iteration_estimate(disc, side):
+    """With ``spectral_norm`` D is the plain D whose every kernel, as a ``[fan_in, features]`` matrix
+    W, is divided by sigma = v W u' (one power iteration from the stored u: v = u W^T / |.|,
+    u' = v W / |.|); biases and batch-norm scales are left alone. A training call stores u' and sigma."""
+    x = jax.random.normal(jax.random.key(1), (3, side, side, 1))
+    variables = disc(spectral_norm=True).init(jax.random.key(0), x[:1], train=False)
+    params, stats = variables["params"], variables["batch_stats"]
+    kernels = [name for name, p in params.items() if "kernel" in p]
+    assert sorted(f"{name}/kernel/u" for name in kernels) == sorted(k for s in stats.values() for k in s if "/u" in k)
+    u_of = {k[: -len("/kernel/u")]: u for s in stats.values() for k, u in s.items() if k.endswith("/u")}
+
+    def one_iteration(name):
+        w = np.asarray(params[name]["kernel"], np.float64)
+        w = w.reshape(-1, w.shape[-1])  # [fan_in, features]
+        v = np.asarray(u_of[name], np.float64) @ w.T
+        v /= np.linalg.norm(v)
+        u = v @ w
+        u /= np.linalg.norm(u)
+        return (v @ w @ u.T).item(), u
+
+    normalized = {name: {**p} for name, p in params.items()}
+    for name in kernels:
+        normalized[name]["kernel"] = params[name]["kernel"] / one_iteration(name)[0]
+    sn_logits = disc(spectral_norm=True).apply(variables, x, train=False)
+    plain_logits = disc().apply({"params": normalized}, x, train=False)
+    np.testing.assert_allclose(sn_logits, plain_logits, rtol=1e-4, atol=1e-5)
+
+    rngs = {"dropout": jax.random.key(2)}
+    _, updated = disc(spectral_norm=True).apply(variables, x, train=True, rngs=rngs, mutable=["batch_stats"])
+    for s in updated["batch_stats"].values():
+        for key, value in s.items():
+            sigma, u = one_iteration(key.split("/")[0])
+            expected = sigma if key.endswith("/sigma") else u
+            np.testing.assert_allclose(value, expected, rtol=1e-4, atol=1e-6)
+
+
 def test_shapes_and_range(gen_vars, disc_vars):
     z = jax.random.normal(jax.random.key(1), (5, 100))
     images = models.Generator().apply(gen_vars, z, train=False)

@@ -246,3 +246,26 @@ def test_input_dilated_convolutions_run_in_pieces_of_the_batch_on_cpus():
     convs = re.findall(r"= \w+\[(\d+),[\d,]+\]\{[^}]*\} convolution\(.*?window=\{([^}]*)\}", hlo)
     batches = [int(batch) for batch, window in convs if "lhs_dilate" in window]
     assert len(batches) == 6 * 8 and set(batches) == {8}
+
+
+def test_spectral_norms_power_iteration_carries_on_from_step_to_step(batch):
+    """With D frozen (learning rate 0), each step's one power iteration starts from the vector the last
+    step stored, so the stored sigma of D's first conv climbs to its largest singular value; a step
+    that restarted from the initial vector would stay at the one-iteration estimate."""
+    g_tx, d_tx = optax.adam(1e-3), optax.sgd(0.0)
+    disc = models.Discriminator(spectral_norm=True)
+    state = create_state(jax.random.key(0), models.Generator(), disc, g_tx, d_tx, 100, (28, 28, 1))
+    kernel = np.asarray(state.disc_params["Conv_0"]["kernel"])
+    largest = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+    step = jax.jit(steps.train_step)
+    sigmas = []
+    for _ in range(40):
+        state, _ = step(state, batch)
+        sigmas.append(float(state.disc_batch_stats["SpectralNorm_0"]["Conv_0/kernel/sigma"]))
+    assert sigmas[0] < 0.95 * largest
+    assert sigmas[-1] == pytest.approx(largest, rel=5e-3)
+
+
+def test_a_discriminator_without_spectral_norm_has_no_statistics(stepped):
+    old, new, _ = stepped
+    assert old.disc_batch_stats == {} and new.disc_batch_stats == {}
