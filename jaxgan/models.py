@@ -439,7 +439,8 @@ def spectral(layer: nn.Module, on: bool, train: bool) -> Callable[[jax.Array], j
     iteration a layer and a step. Flax's ``nn.SpectralNorm``: a kernel counts as
     a ``[fan_in, features]`` matrix; the iteration's vector persists between
     steps in the ``batch_stats`` collection (which D then has, and a train step
-    must let it update: ``train``); the parameters keep their names and values.
+    must let it update: ``train``). The parameters keep their names and shapes,
+    not their initial values: flax draws a wrapped layer's from other keys.
     """
     if not on:
         return layer
