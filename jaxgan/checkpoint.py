@@ -15,6 +15,7 @@ import concurrent.futures
 import contextlib
 import gc
 import hashlib
+import inspect
 import logging
 import os
 import sys
@@ -202,7 +203,15 @@ def _cause(e: BaseException, limit: int = 240) -> str:
     return f"{type(e).__name__}: {e}"[:limit]
 
 
-def _collect_abandoned_reads(quiet_s: float = 0.25, limit_s: float = 3.0) -> None:
+ORBAX_READ = "_read_array_index_and_device_put"  # orbax's coroutine that reads one array
+
+
+def _reads_in_flight() -> int:
+    """How many of orbax's array reads are still alive (suspended in TensorStore, or not yet collected)."""
+    return sum(1 for o in gc.get_objects() if inspect.iscoroutine(o) and o.cr_code.co_name == ORBAX_READ)
+
+
+def _collect_abandoned_reads(quiet_s: float = 0.25, limit_s: float = 10.0) -> None:
     """Collects, silently, what a failed orbax read leaves behind.
 
     Orbax reads a checkpoint's arrays as concurrent asyncio tasks. When one fails,
@@ -211,8 +220,9 @@ def _collect_abandoned_reads(quiet_s: float = 0.25, limit_s: float = 3.0) -> Non
     loop closed. As they are garbage-collected or called, asyncio logs "Task exception
     was never retrieved" and Python prints "Exception ignored in: <coroutine ...>" and
     "Event loop is closed" tracebacks: 140 lines of stderr after the one line that
-    says the checkpoint is corrupt. This mutes them until ``quiet_s`` passes without
-    one (at most ``limit_s``).
+    says the checkpoint is corrupt. This mutes them until none of the reads is alive
+    and ``quiet_s`` has passed without one (at most ``limit_s``). A quiet spell alone
+    was not enough on a loaded machine, where the reads finish later.
     """
     log = logging.getLogger("asyncio")
     level, hook = log.level, sys.unraisablehook
@@ -226,7 +236,7 @@ def _collect_abandoned_reads(quiet_s: float = 0.25, limit_s: float = 3.0) -> Non
     sys.unraisablehook = mute
     try:
         end = time.monotonic() + limit_s
-        while time.monotonic() < min(end, last + quiet_s):
+        while time.monotonic() < end and (time.monotonic() < last + quiet_s or _reads_in_flight()):
             gc.collect()
             time.sleep(0.05)
     finally:
