@@ -67,7 +67,8 @@
 # pairs: issue 5's FID target, one candidate against the recipe on two seeds: the best recipe for 100 epochs
 #       decayed over the last 50 (FID 13.9 on 2026-11-28) with seeds 0 and 1, beside the same plus $CANDIDATE
 #       (--spectral-norm unless set), four runs side by side with deterministic ops; then 10,000 samples of each.
-#       One seed a recipe has not told levers apart (two plain runs of one command differed by more than them).
+#       One seed a recipe cannot tell levers of about 1 FID apart: the recipe's seeds 0 and 1 end a 20-epoch
+#       CPU screen 1.5 apart (BENCHMARKS.md, "Spectral normalization").
 # Since 2026-11-28 the experiments ask for deterministic GPU ops; the parts recorded before that ran without them
 # (XLA_FLAGS=--xla_gpu_deterministic_ops=false repeats them as they ran).
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
