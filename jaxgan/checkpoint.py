@@ -34,6 +34,8 @@ from jaxgan.state import GANState
 _ARRAY_FIELDS = (
     "step", "gen_params", "gen_batch_stats", "disc_params", "gen_opt_state", "disc_opt_state",
 )  # fmt: skip
+# Saved only where the state has them (an EMA, D's spectral norms), so the others' checkpoints keep their layout.
+_OPTIONAL_FIELDS = ("gen_ema_params", "disc_batch_stats")
 
 
 class CorruptCheckpointError(Exception):
@@ -43,19 +45,13 @@ class CorruptCheckpointError(Exception):
 def _to_tree(state: GANState) -> dict:
     tree = {name: getattr(state, name) for name in _ARRAY_FIELDS}
     tree["key"] = jax.random.key_data(state.key)
-    if state.gen_ema_params is not None:  # absent without EMA: such checkpoints keep their old layout
-        tree["gen_ema_params"] = state.gen_ema_params
-    if state.disc_batch_stats:  # likewise, absent for a D without statistics
-        tree["disc_batch_stats"] = state.disc_batch_stats
+    tree.update({name: getattr(state, name) for name in _OPTIONAL_FIELDS if jax.tree.leaves(getattr(state, name))})
     return tree
 
 
 def _from_tree(tree: dict, like: GANState) -> GANState:
-    fields = {name: tree[name] for name in _ARRAY_FIELDS}
-    if like.gen_ema_params is not None:
-        fields["gen_ema_params"] = tree["gen_ema_params"]
-    if like.disc_batch_stats:
-        fields["disc_batch_stats"] = tree["disc_batch_stats"]
+    names = _ARRAY_FIELDS + tuple(name for name in _OPTIONAL_FIELDS if jax.tree.leaves(getattr(like, name)))
+    fields = {name: tree[name] for name in names}
     return like.replace(key=jax.random.wrap_key_data(tree["key"]), **fields)
 
 

@@ -68,15 +68,13 @@ def train_step(
             # Each batch D sees gets its own dropout masks, as separate Keras calls
             # would: real image i and generated image i must not share a mask.
             rngs = {"dropout": jax.random.fold_in(dropout_key, call)}
-            if not state.disc_batch_stats:
-                return state.discriminator.apply({"params": disc_params}, x, train=True, rngs=rngs, **cond), {}
-            # Every call starts from the state's statistics (spectral norms' vectors), so D judges
-            # real and generated images by the same normalized weights; all calls update them alike.
+            # Every call starts from the state's statistics (spectral norms' vectors; {} for most D), so D
+            # judges real and generated images by the same normalized weights; all calls update them alike.
             variables = {"params": disc_params, "batch_stats": state.disc_batch_stats}
             logits, updates = state.discriminator.apply(
                 variables, x, train=True, rngs=rngs, mutable=["batch_stats"], **cond
             )
-            return logits, updates["batch_stats"]
+            return logits, updates.get("batch_stats", {})
 
         seen_real, seen_fake = (
             (real, fake) if augment is None else (augment(real_aug_key, real), augment(fake_aug_key, fake))
