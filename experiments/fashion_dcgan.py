@@ -95,6 +95,9 @@ class Config:
     disc_width: int = cli.flag(
         64, "channels of D's first conv, doubled at each further one (64: the tutorial's and Radford et al.'s)"
     )
+    disc_depth: int = cli.flag(
+        0, "3x3 stride-1 convs after each of D's strided convs (0: the tutorial's and Radford et al.'s D)"
+    )
     spectral_norm: bool = cli.flag(
         False, "spectral normalization of D's weights (Miyato et al. 2018; one power iteration a step)"
     )
@@ -187,6 +190,8 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--disc-steps must be positive, got {cfg.disc_steps}")
     if cfg.disc_width <= 0:
         raise UserError(f"--disc-width must be positive, got {cfg.disc_width}")
+    if cfg.disc_depth < 0:
+        raise UserError(f"--disc-depth must be 0 or positive, got {cfg.disc_depth}")
     if not 0 <= cfg.ema_decay < 1:
         raise UserError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
     try:
@@ -223,7 +228,7 @@ def networks(cfg: Config, spec: DataSpec):
     """(generator, discriminator) of ``cfg.arch`` for images of ``spec``."""
     kw = {"dtype": jnp.dtype(cfg.dtype), "num_classes": len(spec.class_names) if cfg.conditional else 0}
     side, channels = spec.image_shape[0], spec.image_shape[2]
-    disc_kw = {"width": cfg.disc_width, "spectral_norm": cfg.spectral_norm, **kw}
+    disc_kw = {"width": cfg.disc_width, "depth": cfg.disc_depth, "spectral_norm": cfg.spectral_norm, **kw}
     if cfg.arch == "tutorial":
         return models.Generator(size=side, channels=channels, **kw), models.Discriminator(**disc_kw)
     return models.DCGANGenerator(size=side, channels=channels, **kw), models.DCGANDiscriminator(**disc_kw)

@@ -451,7 +451,12 @@ class Discriminator(nn.Module):
     """TF-tutorial DCGAN discriminator: images ``[B, 28, 28, 1]`` -> one real/fake logit ``[B]``.
 
     With ``num_classes`` it is class-conditional: one-hot planes of ``labels [B]``
-    are appended to the image's channels (:func:`condition_image`).
+    are appended to the image's channels (:func:`condition_image`). ``depth``
+    adds that many 3x3 stride-1 convs (LeakyReLU each) after each strided conv,
+    before its dropout: the tutorial's D sees the image through two convs, the
+    "standard CNN" D of Miyato et al. (2018) through a 3x3 and a 4x4 strided
+    conv at each resolution. ``depth`` 0 is the tutorial's D, its parameters'
+    names and values unchanged.
     """
 
     negative_slope: float = 0.3
@@ -460,15 +465,16 @@ class Discriminator(nn.Module):
     num_classes: int = 0  # 0: unconditional
     width: int = 64  # channels of the first conv, doubled in the second (the tutorial's 64, 128)
     spectral_norm: bool = False  # see spectral
+    depth: int = 0  # 3x3 stride-1 convs after each strided conv (0: the tutorial's D)
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
         init = xavier_uniform()
         h = condition_image(x, labels, self.num_classes)
-        for features in (self.width, 2 * self.width):
-            conv = Conv(features, (5, 5), (2, 2), padding="SAME", kernel_init=init, dtype=self.dtype)
-            h = spectral(conv, self.spectral_norm, train)(h)
-            h = nn.leaky_relu(h, self.negative_slope)
+        for features in (self.width, 2 * self.width):  # [B, 14, 14, width], then [B, 7, 7, 2 * width]
+            for size, strides in [((5, 5), (2, 2))] + [((3, 3), (1, 1))] * self.depth:
+                conv = Conv(features, size, strides, padding="SAME", kernel_init=init, dtype=self.dtype)
+                h = nn.leaky_relu(spectral(conv, self.spectral_norm, train)(h), self.negative_slope)
             h = Dropout(self.dropout_rate)(h, deterministic=not train)
         h = h.reshape(h.shape[0], -1)  # [B, 7 * 7 * 2 * width]
         dense = nn.Dense(1, kernel_init=init, dtype=self.dtype)
@@ -533,24 +539,28 @@ class DCGANDiscriminator(nn.Module):
     LeakyReLU(0.2), batch normalization (:class:`BatchOnlyNorm`) on every conv
     but the first, then a 4x4 valid conv to one logit; N(0, 0.02) weights.
     ``num_classes``: label planes appended to the image, as :class:`Discriminator`.
+    ``depth``: 3x3 stride-1 convs (batch-normalized, LeakyReLU) after each
+    strided conv, as :class:`Discriminator`'s.
     """
 
     width: int = 64
     dtype: jnp.dtype = jnp.float32
     num_classes: int = 0
     spectral_norm: bool = False  # see spectral; the batch normalization stays
+    depth: int = 0  # 3x3 stride-1 convs after each strided conv (0: the paper's D)
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
         init = normal(0.02)
         h, features = condition_image(x, labels, self.num_classes), self.width
-        while h.shape[1] > 4:
-            conv = Conv(features, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=init,
-                        dtype=self.dtype)  # fmt: skip
-            h = spectral(conv, self.spectral_norm, train)(h)
-            if features != self.width:
-                h = BatchOnlyNorm()(h)
-            h = nn.leaky_relu(h, 0.2)
+        while h.shape[1] > 4:  # [B, S / 2, S / 2, width], ..., [B, 4, 4, width * S / 8]
+            for i, (size, strides, pads) in enumerate([((4, 4), (2, 2), 1)] + [((3, 3), (1, 1), 1)] * self.depth):
+                conv = Conv(features, size, strides, padding=((pads, pads), (pads, pads)), use_bias=False,
+                            kernel_init=init, dtype=self.dtype)  # fmt: skip
+                h = spectral(conv, self.spectral_norm, train)(h)
+                if features != self.width or i > 0:
+                    h = BatchOnlyNorm()(h)
+                h = nn.leaky_relu(h, 0.2)
             features *= 2
         conv = Conv(1, (4, 4), padding="VALID", kernel_init=init, dtype=self.dtype)
         h = spectral(conv, self.spectral_norm, train)(h)  # [B, 1, 1, 1]
