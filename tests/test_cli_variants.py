@@ -245,3 +245,20 @@ def test_disc_width_widens_the_discriminator_alone(arch, first_kernel):
         assert np.isfinite(float(metrics["disc/loss"])) and not np.array_equal(
             new.disc_params["Conv_1"]["kernel"], state.disc_params["Conv_1"]["kernel"]
         )
+
+
+def test_disc_depth_deepens_the_discriminator_alone():
+    """--disc-depth reaches D's convs and D's Adam moments, leaves G as it was (values too), and trains."""
+    spec = trainer.DataSpec(stored_shape=(28, 28, 1), side=28, class_names=())
+    cfg = trainer.Config(disc_depth=1)
+    default, deep = trainer.build_state(trainer.Config(), spec), trainer.build_state(cfg, spec)
+    assert [deep.disc_params[f"Conv_{i}"]["kernel"].shape for i in range(4)] == [
+        (5, 5, 1, 64), (3, 3, 64, 64), (5, 5, 64, 128), (3, 3, 128, 128)
+    ]  # fmt: skip
+    assert jax.tree.map(np.shape, deep.disc_opt_state[0].mu) == jax.tree.map(np.shape, deep.disc_params)
+    assert_trees_equal(deep.gen_params, default.gen_params)
+    batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
+    new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(deep, batch)
+    assert np.isfinite(float(metrics["disc/loss"]))
+    for name in deep.disc_params:
+        assert not np.array_equal(new.disc_params[name]["kernel"], deep.disc_params[name]["kernel"]), name

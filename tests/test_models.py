@@ -61,6 +61,37 @@ def test_discriminator_width_sets_every_conv(disc):
         assert kernels == [(4, 4, 1, 96), (4, 4, 96, 192), (4, 4, 192, 384), (4, 4, 384, 768), (4, 4, 768, 1)]
 
 
+@pytest.mark.parametrize("depth", [1, 2])
+@pytest.mark.parametrize("disc,side", [(models.Discriminator, 28), (models.DCGANDiscriminator, 64)])
+def test_discriminator_depth_adds_3x3_convs_after_each_strided_one(disc, side, depth):
+    """``depth`` convs of 3x3, stride 1 and the stage's width follow each strided conv; the map sizes, the
+    head and (in the DCGAN D) the batch normalization of every added conv follow from the paper's D."""
+    x = jax.random.uniform(jax.random.key(1), (2, side, side, 1), minval=-1, maxval=1)
+    variables = disc(depth=depth).init(jax.random.key(0), x, train=False)
+    params = variables["params"]
+    kernels = [p["kernel"].shape for p in params.values() if "kernel" in p]
+    if disc is models.Discriminator:
+        strided, head = [(5, 5, 1, 64), (5, 5, 64, 128)], (7 * 7 * 128, 1)
+    else:
+        strided, head = [(4, 4, 1, 64), (4, 4, 64, 128), (4, 4, 128, 256), (4, 4, 256, 512)], (4, 4, 512, 1)
+    expected = []
+    for k in strided:
+        expected += [k] + [(3, 3, k[3], k[3])] * depth
+    assert kernels == expected + [head]
+    if disc is models.DCGANDiscriminator:  # every conv but the very first is batch-normalized
+        assert sum(name.startswith("BatchOnlyNorm") for name in params) == len(expected) - 1
+    logits = disc(depth=depth).apply(variables, x, train=True, rngs={"dropout": jax.random.key(2)})
+    assert logits.shape == (2,) and logits.dtype == jnp.float32 and np.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("disc,side", [(models.Discriminator, 28), (models.DCGANDiscriminator, 64)])
+def test_discriminator_depth_0_is_the_papers(disc, side):
+    """``depth=0`` is the default: the same parameters by name and value, the same logits."""
+    x = jax.random.uniform(jax.random.key(1), (2, side, side, 1), minval=-1, maxval=1)
+    default = disc().init(jax.random.key(0), x, train=False)
+    assert_trees_equal(disc(depth=0).init(jax.random.key(0), x, train=False), default)
+
+
 @pytest.mark.parametrize("disc,side", [(models.Discriminator, 28), (models.DCGANDiscriminator, 64)])
 def test_spectral_norm_divides_every_kernel_by_its_power_iteration_estimate(disc, side):
     """With ``spectral_norm`` D is the plain D whose every kernel, as a ``[fan_in, features]`` matrix
