@@ -554,9 +554,9 @@ class DCGANDiscriminator(nn.Module):
         init = normal(0.02)
         h, features = condition_image(x, labels, self.num_classes), self.width
         while h.shape[1] > 4:  # [B, S / 2, S / 2, width], ..., [B, 4, 4, width * S / 8]
-            for i, (size, strides, pads) in enumerate([((4, 4), (2, 2), 1)] + [((3, 3), (1, 1), 1)] * self.depth):
-                conv = Conv(features, size, strides, padding=((pads, pads), (pads, pads)), use_bias=False,
-                            kernel_init=init, dtype=self.dtype)  # fmt: skip
+            for i, (size, strides) in enumerate([((4, 4), (2, 2))] + [((3, 3), (1, 1))] * self.depth):
+                conv = Conv(features, size, strides, padding=((1, 1), (1, 1)), use_bias=False, kernel_init=init,
+                            dtype=self.dtype)  # fmt: skip
                 h = spectral(conv, self.spectral_norm, train)(h)
                 if features != self.width or i > 0:
                     h = BatchOnlyNorm()(h)

@@ -85,14 +85,6 @@ def test_discriminator_depth_adds_3x3_convs_after_each_strided_one(disc, side, d
 
 
 @pytest.mark.parametrize("disc,side", [(models.Discriminator, 28), (models.DCGANDiscriminator, 64)])
-def test_discriminator_depth_0_is_the_papers(disc, side):
-    """``depth=0`` is the default: the same parameters by name and value, the same logits."""
-    x = jax.random.uniform(jax.random.key(1), (2, side, side, 1), minval=-1, maxval=1)
-    default = disc().init(jax.random.key(0), x, train=False)
-    assert_trees_equal(disc(depth=0).init(jax.random.key(0), x, train=False), default)
-
-
-@pytest.mark.parametrize("disc,side", [(models.Discriminator, 28), (models.DCGANDiscriminator, 64)])
 def test_spectral_norm_divides_every_kernel_by_its_power_iteration_estimate(disc, side):
     """With ``spectral_norm`` D is the plain D whose every kernel, as a ``[fan_in, features]`` matrix
     W, is divided by sigma = v W u' (one power iteration from the stored u: v = u W^T / |.|,
