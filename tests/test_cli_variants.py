@@ -228,16 +228,25 @@ def test_the_discriminator_learns_at_its_own_rate():
         assert largest_move(state.disc_params, new.disc_params) == pytest.approx(expected, rel=1e-3)
 
 
+def shapes_of_a_discriminator_flag(cfg, spec):
+    """The shapes of run ``cfg``'s initial state, after checking that its D flag reached D's Adam moments
+    and left G's shapes as the same architecture's default run has them."""
+    default, shapes = (
+        jax.eval_shape(partial(trainer.build_state, c, spec)) for c in (trainer.Config(arch=cfg.arch), cfg)
+    )
+    assert jax.tree.map(np.shape, shapes.disc_opt_state[0].mu) == jax.tree.map(np.shape, shapes.disc_params)
+    assert jax.tree.map(np.shape, shapes.gen_params) == jax.tree.map(np.shape, default.gen_params)
+    return shapes
+
+
 @pytest.mark.parametrize("arch,first_kernel", [("tutorial", (5, 5, 1, 32)), ("dcgan64", (4, 4, 1, 32))])
 def test_disc_width_widens_the_discriminator_alone(arch, first_kernel):
     """--disc-width reaches D's convs and D's Adam moments, leaves G's shapes as they were, and trains."""
     spec = trainer.DataSpec(stored_shape=(28, 28, 1), side=trainer.IMAGE_SIZE[arch], class_names=())
     cfg = trainer.Config(arch=arch, disc_width=32)
-    default, narrow = (jax.eval_shape(partial(trainer.build_state, c, spec)) for c in (trainer.Config(arch=arch), cfg))
+    narrow = shapes_of_a_discriminator_flag(cfg, spec)
     assert narrow.disc_params["Conv_0"]["kernel"].shape == first_kernel
     assert narrow.disc_params["Conv_1"]["kernel"].shape == (*first_kernel[:2], 32, 64)
-    assert jax.tree.map(np.shape, narrow.disc_opt_state[0].mu) == jax.tree.map(np.shape, narrow.disc_params)
-    assert jax.tree.map(np.shape, narrow.gen_params) == jax.tree.map(np.shape, default.gen_params)
     if arch == "tutorial":  # the narrow D trains
         batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
         state = trainer.build_state(cfg, spec)
@@ -251,12 +260,12 @@ def test_disc_depth_deepens_the_discriminator_alone():
     """--disc-depth reaches D's convs and D's Adam moments, leaves G as it was (values too), and trains."""
     spec = trainer.DataSpec(stored_shape=(28, 28, 1), side=28, class_names=())
     cfg = trainer.Config(disc_depth=1)
-    default, deep = trainer.build_state(trainer.Config(), spec), trainer.build_state(cfg, spec)
-    assert [deep.disc_params[f"Conv_{i}"]["kernel"].shape for i in range(4)] == [
+    shapes = shapes_of_a_discriminator_flag(cfg, spec)
+    assert [shapes.disc_params[f"Conv_{i}"]["kernel"].shape for i in range(4)] == [
         (5, 5, 1, 64), (3, 3, 64, 64), (5, 5, 64, 128), (3, 3, 128, 128)
     ]  # fmt: skip
-    assert jax.tree.map(np.shape, deep.disc_opt_state[0].mu) == jax.tree.map(np.shape, deep.disc_params)
-    assert_trees_equal(deep.gen_params, default.gen_params)
+    deep = trainer.build_state(cfg, spec)
+    assert_trees_equal(deep.gen_params, trainer.build_state(trainer.Config(), spec).gen_params)
     batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
     new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(deep, batch)
     assert np.isfinite(float(metrics["disc/loss"]))
