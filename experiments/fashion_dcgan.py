@@ -98,6 +98,9 @@ class Config:
     disc_depth: int = cli.flag(
         0, "3x3 stride-1 convs after each of D's strided convs (0: the tutorial's and Radford et al.'s D)"
     )
+    gen_depth: int = cli.flag(
+        0, "3x3 stride-1 convs after each of G's inner transposed convs (0: the tutorial's and Radford et al.'s G)"
+    )
     spectral_norm: bool = cli.flag(
         False, "spectral normalization of D's weights (Miyato et al. 2018; one power iteration a step)"
     )
@@ -190,8 +193,9 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--disc-steps must be positive, got {cfg.disc_steps}")
     if cfg.disc_width <= 0:
         raise UserError(f"--disc-width must be positive, got {cfg.disc_width}")
-    if cfg.disc_depth < 0:
-        raise UserError(f"--disc-depth must be 0 or positive, got {cfg.disc_depth}")
+    for name in ("disc_depth", "gen_depth"):
+        if getattr(cfg, name) < 0:
+            raise UserError(f"--{name.replace('_', '-')} must be 0 or positive, got {getattr(cfg, name)}")
     if not 0 <= cfg.ema_decay < 1:
         raise UserError(f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
     try:
@@ -228,10 +232,11 @@ def networks(cfg: Config, spec: DataSpec):
     """(generator, discriminator) of ``cfg.arch`` for images of ``spec``."""
     kw = {"dtype": jnp.dtype(cfg.dtype), "num_classes": len(spec.class_names) if cfg.conditional else 0}
     side, channels = spec.image_shape[0], spec.image_shape[2]
+    gen_kw = {"size": side, "channels": channels, "depth": cfg.gen_depth, **kw}
     disc_kw = {"width": cfg.disc_width, "depth": cfg.disc_depth, "spectral_norm": cfg.spectral_norm, **kw}
     if cfg.arch == "tutorial":
-        return models.Generator(size=side, channels=channels, **kw), models.Discriminator(**disc_kw)
-    return models.DCGANGenerator(size=side, channels=channels, **kw), models.DCGANDiscriminator(**disc_kw)
+        return models.Generator(**gen_kw), models.Discriminator(**disc_kw)
+    return models.DCGANGenerator(**gen_kw), models.DCGANDiscriminator(**disc_kw)
 
 
 def build_state(cfg: Config, spec: DataSpec | None = None) -> GANState:

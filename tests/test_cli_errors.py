@@ -59,6 +59,7 @@ def test_a_bucket_that_cannot_be_written_fails_with_one_line():
         (["--disc-steps", "0"], "--disc-steps must be positive, got 0"),
         (["--disc-width", "0"], "--disc-width must be positive, got 0"),
         (["--disc-depth", "-1"], "--disc-depth must be 0 or positive, got -1"),
+        (["--gen-depth", "-2"], "--gen-depth must be 0 or positive, got -2"),
         (["--steps-per-call", "-1"], "--steps-per-call must be positive, or 0 for the platform's default, got -1"),
         (["--checkpoint-every", "-5"], "--checkpoint-every must be positive, or 0 for the platform's default, got -5"),
         (["--ema-decay", "1"], "--ema-decay must be in [0, 1), got 1.0"),

@@ -271,3 +271,24 @@ def test_disc_depth_deepens_the_discriminator_alone():
     assert np.isfinite(float(metrics["disc/loss"]))
     for name in deep.disc_params:
         assert not np.array_equal(new.disc_params[name]["kernel"], deep.disc_params[name]["kernel"]), name
+
+
+def test_gen_depth_deepens_the_generator_alone():
+    """--gen-depth reaches G's convs, G's Adam moments and its EMA copy, leaves D as it was (values too), and
+    one step moves every G kernel."""
+    spec = trainer.DataSpec(stored_shape=(28, 28, 1), side=28, class_names=())
+    cfg = trainer.Config(gen_depth=1, ema_decay=0.999)
+    deep, default = (trainer.build_state(c, spec) for c in (cfg, trainer.Config(ema_decay=0.999)))
+    assert {name: p["kernel"].shape for name, p in deep.gen_params.items() if "kernel" in p} == {
+        "Dense_0": (100, 12544), "ConvTranspose_0": (5, 5, 256, 128), "Conv_0": (3, 3, 128, 128),
+        "ConvTranspose_1": (5, 5, 128, 64), "Conv_1": (3, 3, 64, 64), "ConvTranspose_2": (5, 5, 64, 1),
+    }  # fmt: skip
+    for moments in (deep.gen_opt_state[0].mu, deep.gen_ema_params):
+        assert jax.tree.map(np.shape, moments) == jax.tree.map(np.shape, deep.gen_params)
+    assert_trees_equal(deep.disc_params, default.disc_params)
+    batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
+    new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(deep, batch)
+    assert np.isfinite(float(metrics["gen/loss"]))
+    for name, p in deep.gen_params.items():
+        if "kernel" in p:
+            assert not np.array_equal(new.gen_params[name]["kernel"], p["kernel"]), name

@@ -84,6 +84,33 @@ def test_discriminator_depth_adds_3x3_convs_after_each_strided_one(disc, side, d
     assert logits.shape == (2,) and logits.dtype == jnp.float32 and np.isfinite(logits).all()
 
 
+@pytest.mark.parametrize("depth", [1, 2])
+@pytest.mark.parametrize("gen,side", [(models.Generator, 28), (models.DCGANGenerator, 64)])
+def test_generator_depth_adds_normalized_3x3_convs_after_each_inner_transposed_one(gen, side, depth):
+    """``depth`` batch-normalized convs of 3x3, stride 1 and the stage's width follow each transposed conv
+    but the last; the images keep their shape and range, and the batch statistics cover the added convs."""
+    z = jax.random.normal(jax.random.key(1), (3, 100))
+    variables = gen(depth=depth).init(jax.random.key(0), z, train=False)
+    params = variables["params"]
+    kernels = [p["kernel"].shape for p in params.values() if "kernel" in p]
+    if gen is models.Generator:
+        first, inner, last = (100, 7 * 7 * 256), [(5, 5, 256, 128), (5, 5, 128, 64)], (5, 5, 64, 1)
+    else:
+        first, inner = (100, 4 * 4 * 512), [(4, 4, 512, 256), (4, 4, 256, 128), (4, 4, 128, 64)]
+        last = (4, 4, 64, 1)
+    expected = [first]
+    for k in inner:
+        expected += [k] + [(3, 3, k[3], k[3])] * depth
+    assert kernels == expected + [last]
+    norms = [name for name in params if name.startswith("BatchNorm")]
+    assert len(norms) == len(expected) and sorted(variables["batch_stats"]) == sorted(norms)
+    images, updates = gen(depth=depth).apply(variables, z, train=True, mutable=["batch_stats"])
+    assert images.shape == (3, side, side, 1) and images.dtype == jnp.float32
+    assert np.isfinite(images).all() and np.abs(images).max() <= 1
+    for name in norms:  # every norm, the added ones too, saw this batch
+        assert not np.array_equal(updates["batch_stats"][name]["mean"], variables["batch_stats"][name]["mean"])
+
+
 @pytest.mark.parametrize("disc,side", [(models.Discriminator, 28), (models.DCGANDiscriminator, 64)])
 def test_spectral_norm_divides_every_kernel_by_its_power_iteration_estimate(disc, side):
     """With ``spectral_norm`` D is the plain D whose every kernel, as a ``[fan_in, features]`` matrix
