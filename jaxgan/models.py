@@ -376,9 +376,10 @@ class Generator(nn.Module):
 
     ``depth`` adds that many 3x3 stride-1 convs of the stage's width (BatchNorm
     and LeakyReLU each) after each of the two inner transposed convs: G's
-    counterpart of :class:`Discriminator`'s ``depth``. Each adds 7.2M
-    multiply-adds an image to G's 52M. ``depth`` 0 is the tutorial's G, its
-    parameters' names and values unchanged.
+    counterpart of :class:`Discriminator`'s ``depth``. One level adds 12.5M
+    multiply-adds an image to G's forward pass of 37.5M (taps inside the input,
+    as ``benchmarks/flops.py`` counts them). ``depth`` 0 is the tutorial's G,
+    its parameters' names and values unchanged.
 
     ``dtype`` is the compute dtype of the dense and convolution layers
     (``jnp.bfloat16`` for mixed precision); parameters, BatchNorm and the
