@@ -66,10 +66,11 @@
 #       with SEED=0 on 2026-11-28; another seed tells whether the wide D's lower FID holds); 10,000 samples of each.
 # pairs: issue 5's FID target, one candidate against the recipe on two seeds: the best recipe for 100 epochs
 #       decayed over the last 50 (FID 13.9 on 2026-11-28) with seeds 0 and 1, beside the same plus $CANDIDATE
-#       (--disc-depth 1 unless set), four runs side by side with deterministic ops; then 10,000 samples of each.
-#       One seed a recipe cannot tell levers of about 1 FID apart: the recipe's seeds 0 and 1 end a 20-epoch
-#       CPU screen 1.5 apart (BENCHMARKS.md, "Spectral normalization"). --disc-depth 1 ended that screen 3.4 and
-#       4.8 lower on the two seeds ("A deeper discriminator"); --spectral-norm 6-8 higher.
+#       (--disc-depth 1 --gen-depth 1 unless set), four runs side by side with deterministic ops; then 10,000
+#       samples of each. One seed a recipe cannot tell levers of about 1 FID apart: the recipe's seeds 0 and 1
+#       end a 20-epoch CPU screen 1.5 apart (BENCHMARKS.md, "Spectral normalization"). --disc-depth 1 ended that
+#       screen 3.4 and 4.8 lower on the two seeds ("A deeper discriminator"), --disc-depth 1 --gen-depth 1 7.0
+#       lower on seed 0 ("A deeper generator"); --spectral-norm 6-8 higher.
 # Since 2026-11-28 the experiments ask for deterministic GPU ops; the parts recorded before that ran without them
 # (XLA_FLAGS=--xla_gpu_deterministic_ops=false repeats them as they ran).
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
@@ -369,7 +370,7 @@ goal() {
 }
 
 pairs() {
-  local gen="python3 -m experiments.generate --seed 1" candidate=(${CANDIDATE:---disc-depth 1}) seed name
+  local gen="python3 -m experiments.generate --seed 1" candidate=(${CANDIDATE:---disc-depth 1 --gen-depth 1}) seed name
   local recipe=(--learning-rate 2e-4 --beta1 0.5 --loss hinge --ema-decay 0.999 --epochs 100 --lr-decay-epochs 50
     --checkpoint-every 1000000 --eval-every 25)
   local names=(recipe_s0 candidate_s0 recipe_s1 candidate_s1)
