@@ -70,7 +70,7 @@
 #       samples of each. One seed a recipe cannot tell levers of about 1 FID apart: the recipe's seeds 0 and 1
 #       end a 20-epoch CPU screen 1.5 apart (BENCHMARKS.md, "Spectral normalization"). --disc-depth 1 ended that
 #       screen 3.4 and 4.8 lower on the two seeds ("A deeper discriminator"), --disc-depth 1 --gen-depth 1 7.0
-#       lower on seed 0 ("A deeper generator"); --spectral-norm 6-8 higher.
+#       and 8.7 lower ("A deeper generator"); --spectral-norm 6-8 higher.
 # Since 2026-11-28 the experiments ask for deterministic GPU ops; the parts recorded before that ran without them
 # (XLA_FLAGS=--xla_gpu_deterministic_ops=false repeats them as they ran).
 # Each run's folder comes back as $OUT/<name>.tgz, without checkpoints and GIF (rebuilt from samples/).
