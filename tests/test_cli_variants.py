@@ -228,14 +228,23 @@ def test_the_discriminator_learns_at_its_own_rate():
         assert largest_move(state.disc_params, new.disc_params) == pytest.approx(expected, rel=1e-3)
 
 
-def shapes_of_a_discriminator_flag(cfg, spec):
-    """The shapes of run ``cfg``'s initial state, after checking that its D flag reached D's Adam moments
-    and left G's shapes as the same architecture's default run has them."""
+def shapes_of_a_network_flag(cfg, spec, net):
+    """The shapes of run ``cfg``'s initial state, after checking that its flag for network ``net`` ("gen" or
+    "disc") reached that network's Adam moments (and G's EMA copy) and left the other network's shapes as the
+    same architecture's default run has them."""
     default, shapes = (
         jax.eval_shape(partial(trainer.build_state, c, spec)) for c in (trainer.Config(arch=cfg.arch), cfg)
     )
-    assert jax.tree.map(np.shape, shapes.disc_opt_state[0].mu) == jax.tree.map(np.shape, shapes.disc_params)
-    assert jax.tree.map(np.shape, shapes.gen_params) == jax.tree.map(np.shape, default.gen_params)
+    params = getattr(shapes, f"{net}_params")
+    copies = [getattr(shapes, f"{net}_opt_state")[0].mu]
+    if net == "gen" and shapes.gen_ema_params is not None:
+        copies.append(shapes.gen_ema_params)
+    for copy in copies:
+        assert jax.tree.map(np.shape, copy) == jax.tree.map(np.shape, params)
+    other = "disc" if net == "gen" else "gen"
+    assert jax.tree.map(np.shape, getattr(shapes, f"{other}_params")) == jax.tree.map(
+        np.shape, getattr(default, f"{other}_params")
+    )
     return shapes
 
 
@@ -244,7 +253,7 @@ def test_disc_width_widens_the_discriminator_alone(arch, first_kernel):
     """--disc-width reaches D's convs and D's Adam moments, leaves G's shapes as they were, and trains."""
     spec = trainer.DataSpec(stored_shape=(28, 28, 1), side=trainer.IMAGE_SIZE[arch], class_names=())
     cfg = trainer.Config(arch=arch, disc_width=32)
-    narrow = shapes_of_a_discriminator_flag(cfg, spec)
+    narrow = shapes_of_a_network_flag(cfg, spec, "disc")
     assert narrow.disc_params["Conv_0"]["kernel"].shape == first_kernel
     assert narrow.disc_params["Conv_1"]["kernel"].shape == (*first_kernel[:2], 32, 64)
     if arch == "tutorial":  # the narrow D trains
@@ -256,39 +265,28 @@ def test_disc_width_widens_the_discriminator_alone(arch, first_kernel):
         )
 
 
-def test_disc_depth_deepens_the_discriminator_alone():
-    """--disc-depth reaches D's convs and D's Adam moments, leaves G as it was (values too), and trains."""
+@pytest.mark.parametrize(
+    "net,kernels",
+    [
+        ("disc", {"Conv_0": (5, 5, 1, 64), "Conv_1": (3, 3, 64, 64), "Conv_2": (5, 5, 64, 128),
+                  "Conv_3": (3, 3, 128, 128), "Dense_0": (6272, 1)}),
+        ("gen", {"Dense_0": (100, 12544), "ConvTranspose_0": (5, 5, 256, 128), "Conv_0": (3, 3, 128, 128),
+                 "ConvTranspose_1": (5, 5, 128, 64), "Conv_1": (3, 3, 64, 64), "ConvTranspose_2": (5, 5, 64, 1)}),
+    ],
+)  # fmt: skip
+def test_depth_deepens_one_network_alone(net, kernels):
+    """--disc-depth / --gen-depth reach that network's convs, its Adam moments (and G's EMA copy), leave the other
+    network as it was (values too), and one step moves every kernel of the deepened one."""
     spec = trainer.DataSpec(stored_shape=(28, 28, 1), side=28, class_names=())
-    cfg = trainer.Config(disc_depth=1)
-    shapes = shapes_of_a_discriminator_flag(cfg, spec)
-    assert [shapes.disc_params[f"Conv_{i}"]["kernel"].shape for i in range(4)] == [
-        (5, 5, 1, 64), (3, 3, 64, 64), (5, 5, 64, 128), (3, 3, 128, 128)
-    ]  # fmt: skip
-    deep = trainer.build_state(cfg, spec)
-    assert_trees_equal(deep.gen_params, trainer.build_state(trainer.Config(), spec).gen_params)
-    batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
-    new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(deep, batch)
-    assert np.isfinite(float(metrics["disc/loss"]))
-    for name in deep.disc_params:
-        assert not np.array_equal(new.disc_params[name]["kernel"], deep.disc_params[name]["kernel"]), name
-
-
-def test_gen_depth_deepens_the_generator_alone():
-    """--gen-depth reaches G's convs, G's Adam moments and its EMA copy, leaves D as it was (values too), and
-    one step moves every G kernel."""
-    spec = trainer.DataSpec(stored_shape=(28, 28, 1), side=28, class_names=())
-    cfg = trainer.Config(gen_depth=1, ema_decay=0.999)
+    cfg = trainer.Config(ema_decay=0.999, **{f"{net}_depth": 1})
+    shapes = shapes_of_a_network_flag(cfg, spec, net)
+    assert {name: p["kernel"].shape for name, p in getattr(shapes, f"{net}_params").items() if "kernel" in p} == kernels
     deep, default = (trainer.build_state(c, spec) for c in (cfg, trainer.Config(ema_decay=0.999)))
-    assert {name: p["kernel"].shape for name, p in deep.gen_params.items() if "kernel" in p} == {
-        "Dense_0": (100, 12544), "ConvTranspose_0": (5, 5, 256, 128), "Conv_0": (3, 3, 128, 128),
-        "ConvTranspose_1": (5, 5, 128, 64), "Conv_1": (3, 3, 64, 64), "ConvTranspose_2": (5, 5, 64, 1),
-    }  # fmt: skip
-    for moments in (deep.gen_opt_state[0].mu, deep.gen_ema_params):
-        assert jax.tree.map(np.shape, moments) == jax.tree.map(np.shape, deep.gen_params)
-    assert_trees_equal(deep.disc_params, default.disc_params)
+    other = "disc" if net == "gen" else "gen"
+    assert_trees_equal(getattr(deep, f"{other}_params"), getattr(default, f"{other}_params"))
     batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
     new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(deep, batch)
-    assert np.isfinite(float(metrics["gen/loss"]))
-    for name, p in deep.gen_params.items():
+    assert np.isfinite(float(metrics["disc/loss"])) and np.isfinite(float(metrics["gen/loss"]))
+    for name, p in getattr(deep, f"{net}_params").items():
         if "kernel" in p:
-            assert not np.array_equal(new.gen_params[name]["kernel"], p["kernel"]), name
+            assert not np.array_equal(getattr(new, f"{net}_params")[name]["kernel"], p["kernel"]), name
