@@ -228,6 +228,9 @@ def test_the_discriminator_learns_at_its_own_rate():
         assert largest_move(state.disc_params, new.disc_params) == pytest.approx(expected, rel=1e-3)
 
 
+OTHER = {"gen": "disc", "disc": "gen"}  # the network a flag of the other must leave alone
+
+
 def shapes_of_a_network_flag(cfg, spec, net):
     """The shapes of run ``cfg``'s initial state, after checking that its flag for network ``net`` ("gen" or
     "disc") reached that network's Adam moments (and G's EMA copy) and left the other network's shapes as the
@@ -241,9 +244,8 @@ def shapes_of_a_network_flag(cfg, spec, net):
         copies.append(shapes.gen_ema_params)
     for copy in copies:
         assert jax.tree.map(np.shape, copy) == jax.tree.map(np.shape, params)
-    other = "disc" if net == "gen" else "gen"
-    assert jax.tree.map(np.shape, getattr(shapes, f"{other}_params")) == jax.tree.map(
-        np.shape, getattr(default, f"{other}_params")
+    assert jax.tree.map(np.shape, getattr(shapes, f"{OTHER[net]}_params")) == jax.tree.map(
+        np.shape, getattr(default, f"{OTHER[net]}_params")
     )
     return shapes
 
@@ -282,8 +284,7 @@ def test_depth_deepens_one_network_alone(net, kernels):
     shapes = shapes_of_a_network_flag(cfg, spec, net)
     assert {name: p["kernel"].shape for name, p in getattr(shapes, f"{net}_params").items() if "kernel" in p} == kernels
     deep, default = (trainer.build_state(c, spec) for c in (cfg, trainer.Config(ema_decay=0.999)))
-    other = "disc" if net == "gen" else "gen"
-    assert_trees_equal(getattr(deep, f"{other}_params"), getattr(default, f"{other}_params"))
+    assert_trees_equal(getattr(deep, f"{OTHER[net]}_params"), getattr(default, f"{OTHER[net]}_params"))
     batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
     new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(deep, batch)
     assert np.isfinite(float(metrics["disc/loss"])) and np.isfinite(float(metrics["gen/loss"]))
