@@ -101,6 +101,11 @@ class Config:
     gen_depth: int = cli.flag(
         0, "3x3 stride-1 convs after each of G's inner transposed convs (0: the tutorial's and Radford et al.'s G)"
     )
+    gen_width: int = cli.flag(
+        64,
+        "channels of G's last inner transposed conv, doubled at each layer before it (64: the tutorial's and "
+        "Radford et al.'s)",
+    )
     spectral_norm: bool = cli.flag(
         False, "spectral normalization of D's weights (Miyato et al. 2018; one power iteration a step)"
     )
@@ -191,8 +196,9 @@ def validate(cfg: Config) -> None:
         raise UserError("--loss wgan-gp needs a discriminator without batch normalization: use --arch tutorial")
     if cfg.disc_steps <= 0:
         raise UserError(f"--disc-steps must be positive, got {cfg.disc_steps}")
-    if cfg.disc_width <= 0:
-        raise UserError(f"--disc-width must be positive, got {cfg.disc_width}")
+    for name in ("disc_width", "gen_width"):
+        if getattr(cfg, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive, got {getattr(cfg, name)}")
     for name in ("disc_depth", "gen_depth"):
         if getattr(cfg, name) < 0:
             raise UserError(f"--{name.replace('_', '-')} must be 0 or positive, got {getattr(cfg, name)}")
@@ -232,7 +238,7 @@ def networks(cfg: Config, spec: DataSpec):
     """(generator, discriminator) of ``cfg.arch`` for images of ``spec``."""
     kw = {"dtype": jnp.dtype(cfg.dtype), "num_classes": len(spec.class_names) if cfg.conditional else 0}
     side, channels = spec.image_shape[0], spec.image_shape[2]
-    gen_kw = {"size": side, "channels": channels, "depth": cfg.gen_depth, **kw}
+    gen_kw = {"size": side, "channels": channels, "width": cfg.gen_width, "depth": cfg.gen_depth, **kw}
     disc_kw = {"width": cfg.disc_width, "depth": cfg.disc_depth, "spectral_norm": cfg.spectral_norm, **kw}
     if cfg.arch == "tutorial":
         return models.Generator(**gen_kw), models.Discriminator(**disc_kw)

@@ -366,7 +366,11 @@ class Generator(nn.Module):
     """TF-tutorial DCGAN generator: noise ``[B, noise_dim]`` -> images ``[B, 28, 28, 1]`` in [-1, 1].
 
     ``size`` (a multiple of 4) and ``channels`` fit it to other datasets: it
-    starts from ``size/4`` x ``size/4`` x 256 (7x7 for 28).
+    starts from ``size/4`` x ``size/4`` x ``4 * width`` (7x7x256 for 28).
+
+    ``width`` is the channels of the last inner transposed conv, doubled at each
+    layer before it: 64 is the tutorial's 256, 128, 64 (its parameters' names and
+    values unchanged), as :class:`DCGANGenerator`'s ``width`` is the paper's.
 
     Keras defaults are kept where the tutorial relies on them: Glorot-uniform
     kernels, BatchNorm momentum 0.99 and epsilon 1e-3.
@@ -395,6 +399,7 @@ class Generator(nn.Module):
     size: int = 28
     channels: int = 1
     depth: int = 0  # 3x3 stride-1 convs after each inner transposed conv (0: the tutorial's G)
+    width: int = 64  # channels of the last inner transposed conv, doubled before it (the tutorial's 256, 128, 64)
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool, labels: jax.Array | None = None) -> jax.Array:
@@ -407,10 +412,11 @@ class Generator(nn.Module):
             use_running_average=not train, momentum=0.99, epsilon=1e-3, dtype=jnp.float32
         )
         act = lambda h: nn.leaky_relu(h, self.negative_slope)  # noqa: E731
-        dense = nn.Dense(s * s * 256, use_bias=False, kernel_init=xavier_uniform(), dtype=self.dtype)
+        w = self.width
+        dense = nn.Dense(s * s * 4 * w, use_bias=False, kernel_init=xavier_uniform(), dtype=self.dtype)
         h = act(norm()(dense(z)))
-        h = h.reshape(z.shape[0], s, s, 256)  # [B, 7, 7, 256]
-        for features, strides in ((128, (1, 1)), (64, (2, 2))):  # [B, 7, 7, 128], then [B, 14, 14, 64]
+        h = h.reshape(z.shape[0], s, s, 4 * w)  # [B, 7, 7, 4 * width]
+        for features, strides in ((2 * w, (1, 1)), (w, (2, 2))):  # [B, 7, 7, 2 * width], then [B, 14, 14, width]
             h = act(norm()(convt(features, (5, 5), strides)(h)))
             for _ in range(self.depth):
                 conv = Conv(features, (3, 3), use_bias=False, kernel_init=xavier_uniform(), dtype=self.dtype)

@@ -58,6 +58,7 @@ def test_a_bucket_that_cannot_be_written_fails_with_one_line():
         (["--loss", "wgan"], "--loss must be one of bce, hinge, lsgan, wgan-gp, got 'wgan'"),
         (["--disc-steps", "0"], "--disc-steps must be positive, got 0"),
         (["--disc-width", "0"], "--disc-width must be positive, got 0"),
+        (["--gen-width", "-8"], "--gen-width must be positive, got -8"),
         (["--disc-depth", "-1"], "--disc-depth must be 0 or positive, got -1"),
         (["--gen-depth", "-2"], "--gen-depth must be 0 or positive, got -2"),
         (["--steps-per-call", "-1"], "--steps-per-call must be positive, or 0 for the platform's default, got -1"),

@@ -267,6 +267,26 @@ def test_disc_width_widens_the_discriminator_alone(arch, first_kernel):
         )
 
 
+@pytest.mark.parametrize("arch,first_kernel", [("tutorial", (100, 7 * 7 * 4 * 48)), ("dcgan64", (100, 4 * 4 * 8 * 48))])
+def test_gen_width_widens_the_generator_alone(arch, first_kernel):
+    """--gen-width reaches G's layers, its Adam moments and its EMA copy, leaves D's shapes as they were, and
+    trains."""
+    spec = trainer.DataSpec(stored_shape=(28, 28, 1), side=trainer.IMAGE_SIZE[arch], class_names=())
+    cfg = trainer.Config(arch=arch, gen_width=48, ema_decay=0.999)
+    wide = shapes_of_a_network_flag(cfg, spec, "gen")
+    assert wide.gen_params["Dense_0"]["kernel"].shape == first_kernel
+    assert wide.gen_params["ConvTranspose_0"]["kernel"].shape[2] == first_kernel[1] // (
+        7 * 7 if arch == "tutorial" else 4 * 4
+    )
+    if arch == "tutorial":  # the wide G trains
+        batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
+        state = trainer.build_state(cfg, spec)
+        new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(state, batch)
+        assert np.isfinite(float(metrics["gen/loss"])) and not np.array_equal(
+            new.gen_params["ConvTranspose_1"]["kernel"], state.gen_params["ConvTranspose_1"]["kernel"]
+        )
+
+
 @pytest.mark.parametrize(
     "net,kernels",
     [

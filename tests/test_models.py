@@ -61,6 +61,20 @@ def test_discriminator_width_sets_every_conv(disc):
         assert kernels == [(4, 4, 1, 96), (4, 4, 96, 192), (4, 4, 192, 384), (4, 4, 384, 768), (4, 4, 768, 1)]
 
 
+@pytest.mark.parametrize("gen", [models.Generator(width=32), models.DCGANGenerator(width=32)])
+def test_generator_width_sets_every_layer(gen):
+    """``width`` is the last inner transposed conv's channels, doubled at each layer before it; the output
+    layer still draws one channel at the full size."""
+    variables = gen.init(jax.random.key(0), jnp.zeros((1, 100)), train=False)
+    kernels = [p["kernel"].shape for p in variables["params"].values() if "kernel" in p]
+    if isinstance(gen, models.Generator):
+        assert kernels == [(100, 7 * 7 * 128), (5, 5, 128, 64), (5, 5, 64, 32), (5, 5, 32, 1)]
+    else:
+        assert kernels == [(100, 4 * 4 * 256), (4, 4, 256, 128), (4, 4, 128, 64), (4, 4, 64, 32), (4, 4, 32, 1)]
+    images = gen.apply(variables, jnp.zeros((2, 100)), train=False)
+    assert images.shape == ((2, 28, 28, 1) if isinstance(gen, models.Generator) else (2, 64, 64, 1))
+
+
 @pytest.mark.parametrize("depth", [1, 2])
 @pytest.mark.parametrize("disc,side", [(models.Discriminator, 28), (models.DCGANDiscriminator, 64)])
 def test_discriminator_depth_adds_3x3_convs_after_each_strided_one(disc, side, depth):
