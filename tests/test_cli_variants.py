@@ -250,6 +250,16 @@ def shapes_of_a_network_flag(cfg, spec, net):
     return shapes
 
 
+def assert_one_step_moves(cfg, spec, net, layer):
+    """One jitted step of run ``cfg`` gives network ``net`` a finite loss and moves its ``layer``'s kernel."""
+    batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
+    state = trainer.build_state(cfg, spec)
+    new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(state, batch)
+    assert np.isfinite(float(metrics[f"{net}/loss"]))
+    before, after = (getattr(s, f"{net}_params")[layer]["kernel"] for s in (state, new))
+    assert not np.array_equal(after, before)
+
+
 @pytest.mark.parametrize("arch,first_kernel", [("tutorial", (5, 5, 1, 32)), ("dcgan64", (4, 4, 1, 32))])
 def test_disc_width_widens_the_discriminator_alone(arch, first_kernel):
     """--disc-width reaches D's convs and D's Adam moments, leaves G's shapes as they were, and trains."""
@@ -259,12 +269,7 @@ def test_disc_width_widens_the_discriminator_alone(arch, first_kernel):
     assert narrow.disc_params["Conv_0"]["kernel"].shape == first_kernel
     assert narrow.disc_params["Conv_1"]["kernel"].shape == (*first_kernel[:2], 32, 64)
     if arch == "tutorial":  # the narrow D trains
-        batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
-        state = trainer.build_state(cfg, spec)
-        new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(state, batch)
-        assert np.isfinite(float(metrics["disc/loss"])) and not np.array_equal(
-            new.disc_params["Conv_1"]["kernel"], state.disc_params["Conv_1"]["kernel"]
-        )
+        assert_one_step_moves(cfg, spec, "disc", "Conv_1")
 
 
 @pytest.mark.parametrize("arch,first_kernel", [("tutorial", (100, 7 * 7 * 4 * 48)), ("dcgan64", (100, 4 * 4 * 8 * 48))])
@@ -279,12 +284,7 @@ def test_gen_width_widens_the_generator_alone(arch, first_kernel):
         7 * 7 if arch == "tutorial" else 4 * 4
     )
     if arch == "tutorial":  # the wide G trains
-        batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
-        state = trainer.build_state(cfg, spec)
-        new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(state, batch)
-        assert np.isfinite(float(metrics["gen/loss"])) and not np.array_equal(
-            new.gen_params["ConvTranspose_1"]["kernel"], state.gen_params["ConvTranspose_1"]["kernel"]
-        )
+        assert_one_step_moves(cfg, spec, "gen", "ConvTranspose_1")
 
 
 @pytest.mark.parametrize(
