@@ -250,11 +250,16 @@ def shapes_of_a_network_flag(cfg, spec, net):
     return shapes
 
 
+def one_step(cfg, state):
+    """One jitted step of run ``cfg`` from ``state`` on a batch of 4 random 28x28 images: ``(state, metrics)``."""
+    batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
+    return jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(state, batch)
+
+
 def assert_one_step_moves(cfg, spec, net, layer):
     """One jitted step of run ``cfg`` gives network ``net`` a finite loss and moves its ``layer``'s kernel."""
-    batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
     state = trainer.build_state(cfg, spec)
-    new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(state, batch)
+    new, metrics = one_step(cfg, state)
     assert np.isfinite(float(metrics[f"{net}/loss"]))
     before, after = (getattr(s, f"{net}_params")[layer]["kernel"] for s in (state, new))
     assert not np.array_equal(after, before)
@@ -303,8 +308,7 @@ def test_depth_deepens_one_network_alone(net, kernels):
     assert {name: p["kernel"].shape for name, p in getattr(shapes, f"{net}_params").items() if "kernel" in p} == kernels
     deep, default = (trainer.build_state(c, spec) for c in (cfg, trainer.Config(ema_decay=0.999)))
     assert_trees_equal(getattr(deep, f"{OTHER[net]}_params"), getattr(default, f"{OTHER[net]}_params"))
-    batch = {"image": jax.random.uniform(jax.random.key(1), (4, 28, 28, 1), minval=-1, maxval=1)}
-    new, metrics = jax.jit(trainer.train_step_of(cfg, steps_per_epoch=1))(deep, batch)
+    new, metrics = one_step(cfg, deep)
     assert np.isfinite(float(metrics["disc/loss"])) and np.isfinite(float(metrics["gen/loss"]))
     for name, p in getattr(deep, f"{net}_params").items():
         if "kernel" in p:
